@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# TensorFlow Graphics is installed without its declared dependencies
+# (tensorflow-addons, tensorflow-datasets, OpenEXR): see README.md.
+TFG := tensorflow-graphics==2021.12.3
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps $(TFG)
+	touch $@
+
+demo: venv
+	$(PY) -m tfface.demo --output_dir=demo_out
+
+test: venv
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo_out

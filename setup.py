@@ -1,0 +1,50 @@
+"""Installs tfface, a TensorFlow 2 / Keras 3 library for controllable face generation.
+
+TensorFlow Graphics is not listed in ``install_requires``: the last release
+(2021.12.3) declares ``tensorflow-addons`` (end of life, fails to import under
+Keras 3), ``tensorflow-datasets`` and ``OpenEXR``, none of which tfface uses.
+The Makefile installs it with ``pip install --no-deps``; see README.md.
+"""
+import setuptools
+
+INSTALL_REQUIRES = [
+    "tensorflow>=2.21,<2.22",
+    "gin-config>=0.5,<0.6",
+    "absl-py>=2.1",
+    "tensorboard>=2.21,<2.22",
+    "numpy>=1.26",
+    "scipy>=1.13",
+    # The only import TensorFlow Graphics' rendering/geometry/math leaf modules
+    # need beyond TensorFlow, numpy and absl.
+    "six>=1.16",
+]
+
+# Installed with --no-deps; see the module docstring.
+TENSORFLOW_GRAPHICS = "tensorflow-graphics==2021.12.3"
+
+setuptools.setup(
+    name="tfface",
+    version="0.1.0",
+    description="Controllable neural face generation in TensorFlow 2 / Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    # tools/ and export/ hold the absl binaries; they install as tfface_tools
+    # and tfface_export so the console scripts below can import them.
+    packages=setuptools.find_packages(include=["tfface", "tfface.*"])
+    + ["tfface_tools", "tfface_export"],
+    package_dir={"tfface_tools": "tools", "tfface_export": "export"},
+    install_requires=INSTALL_REQUIRES,
+    extras_require={
+        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        # Only the weight converters read PyTorch checkpoints.
+        "torch": ["torch>=2.0"],
+    },
+    entry_points={
+        "console_scripts": [
+            "tfface-train=tfface_tools.train:run",
+            "tfface-export=tfface_export.export_savedmodel:run",
+        ],
+    },
+)

@@ -1,0 +1,84 @@
+"""gin configuration: registration of TF/Keras classes and parsing with clear errors.
+
+``import gin.tf`` fails on TensorFlow 2.21 (it needs ``tf.estimator``), so the
+TF and Keras classes that gin files refer to are registered here by hand.
+Library code stays gin-free; entry points (``train``, dataset builders,
+method classes) are ``@gin.configurable``.
+"""
+
+import os
+from typing import Iterable, Sequence
+
+import gin
+import tensorflow as tf
+
+
+class ConfigError(ValueError):
+  """A gin file or binding could not be used; the message is one line."""
+
+
+_REGISTERED = False
+
+
+def register_external_configurables() -> None:
+  """Makes Keras optimizers and schedules nameable in gin (idempotent).
+
+  After this, gin files may say ``@tf.keras.optimizers.Adam`` and bind
+  ``tf.keras.optimizers.Adam.learning_rate = 2e-4``.
+  """
+  global _REGISTERED
+  if _REGISTERED:
+    return
+  optimizers = tf.keras.optimizers
+  for name in ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta"):
+    gin.external_configurable(getattr(optimizers, name),
+                              module="tf.keras.optimizers")
+  schedules = optimizers.schedules
+  for name in ("ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay",
+               "PolynomialDecay"):
+    gin.external_configurable(getattr(schedules, name),
+                              module="tf.keras.optimizers.schedules")
+  _REGISTERED = True
+
+
+def _one_line(error: BaseException) -> str:
+  text = " ".join(str(error).split())
+  return text if len(text) <= 400 else text[:397] + "..."
+
+
+def parse_config(gin_files: Sequence[str] = (),
+                 gin_params: Iterable[str] = (),
+                 finalize: bool = True) -> None:
+  """Parses gin files and bindings, raising ConfigError with one clear line.
+
+  Args:
+    gin_files: paths of ``.gin`` files, applied in order.
+    gin_params: bindings such as ``"train.max_steps = 10"``, applied after the
+      files.
+    finalize: lock the config after parsing.
+
+  Raises:
+    ConfigError: a file is missing, or a file or binding does not parse or
+      names an unknown configurable or parameter.
+  """
+  register_external_configurables()
+  # Importing the methods registers their configurables.
+  import tfface.methods  # pylint: disable=g-import-not-at-top,unused-import
+  for path in gin_files:
+    if not os.path.isfile(path):
+      raise ConfigError(f"gin file {path!r} does not exist; expected a path to "
+                        "a .gin file such as gin/confignet/cpu_demo.gin")
+  for path in gin_files:
+    try:
+      gin.parse_config_file(path, skip_unknown=False)
+    except Exception as e:  # gin raises many types; all mean the same here.
+      raise ConfigError(f"gin file {path!r} is invalid: {_one_line(e)}") from e
+  for binding in gin_params:
+    try:
+      gin.parse_config(binding, skip_unknown=False)
+    except Exception as e:
+      raise ConfigError(
+          f"gin binding {binding!r} is invalid: {_one_line(e)}; expected "
+          "'configurable.parameter = value'") from e
+  if finalize:
+    gin.finalize()

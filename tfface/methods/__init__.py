@@ -1,0 +1,2 @@
+"""One package per paper. Importing this package registers every method's gin
+configurables, so gin files can name them."""

@@ -1,0 +1,61 @@
+"""Checkpoints that survive a kill and work under every strategy.
+
+``tf.train.CheckpointManager`` writes each checkpoint's data under a temporary
+name, renames it into place, and rewrites the ``checkpoint`` state file
+atomically, so a process killed mid-save leaves the previous checkpoint as the
+latest one. Under ``MultiWorkerMirroredStrategy`` every worker must take part in
+the save; only the chief writes to ``model_dir``, the others write to a scratch
+directory that is deleted again.
+"""
+
+import os
+import shutil
+from typing import Optional
+
+import tensorflow as tf
+
+from tfface.training import strategy as strategy_lib
+
+
+class CheckpointKeeper:
+  """Saves and restores one ``tf.train.Checkpoint`` in ``model_dir``.
+
+  Args:
+    checkpoint: the checkpoint object holding step, networks, optimizers, EMA
+      and the data iterator.
+    model_dir: the run directory.
+    strategy: the strategy the run uses (decides chief / scratch directory).
+    keep: how many checkpoints to keep.
+  """
+
+  def __init__(self, checkpoint: tf.train.Checkpoint, model_dir: str,
+               strategy: tf.distribute.Strategy, keep: int = 3):
+    self.checkpoint = checkpoint
+    self.is_chief = strategy_lib.is_chief(strategy)
+    directory = os.path.join(model_dir, "checkpoints")
+    if not self.is_chief:
+      directory = os.path.join(model_dir, ".worker_scratch",
+                               f"worker_{strategy_lib.task_index(strategy)}")
+    self._directory = directory
+    self.manager = tf.train.CheckpointManager(
+        checkpoint, directory, max_to_keep=keep, checkpoint_name="ckpt")
+    self._chief_directory = os.path.join(model_dir, "checkpoints")
+
+  @property
+  def latest(self) -> Optional[str]:
+    """Path prefix of the newest checkpoint the chief wrote, or None."""
+    return tf.train.latest_checkpoint(self._chief_directory)
+
+  def restore_latest(self) -> Optional[str]:
+    """Restores the chief's newest checkpoint, if any; returns its path."""
+    path = self.latest
+    if path:
+      self.checkpoint.restore(path).assert_existing_objects_matched()
+    return path
+
+  def save(self, step: int) -> str:
+    """Writes a checkpoint for ``step``; returns its path prefix."""
+    path = self.manager.save(checkpoint_number=step)
+    if not self.is_chief:
+      shutil.rmtree(self._directory, ignore_errors=True)
+    return path

@@ -1,0 +1,203 @@
+"""The one custom training loop every tfface method runs on.
+
+``run_training`` takes a :class:`~tfface.training.method.TrainingMethod`, a
+global-batch ``tf.data.Dataset`` and a strategy, and does the rest: builds the
+method inside ``strategy.scope()``, distributes the dataset with
+``experimental_distribute_dataset``, compiles the step with ``tf.function``,
+restores and writes checkpoints, writes TensorBoard scalars (losses, learning
+rates, steps/s) and image grids, logs a progress line, and stops with
+:class:`NonFiniteLossError` when a loss becomes NaN or Inf.
+"""
+
+import dataclasses
+import os
+from typing import Dict, Optional
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from tfface.training import checkpoints as checkpoints_lib
+from tfface.training import method as method_lib
+from tfface.training import progress as progress_lib
+from tfface.training import seeding
+from tfface.training import strategy as strategy_lib
+from tfface.training import summaries as summaries_lib
+
+
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or Inf; the message names the loss and the step."""
+
+
+class ExistingRunError(RuntimeError):
+  """``model_dir`` holds checkpoints and ``resume`` is False."""
+
+
+@dataclasses.dataclass
+class LoopConfig:
+  """How long to train and how often to log, summarize and checkpoint.
+
+  Attributes:
+    max_steps: train until the global step reaches this.
+    checkpoint_every: steps between checkpoints (one is always written at the end).
+    keep_checkpoints: how many checkpoints to keep.
+    summary_every: steps between scalar summaries.
+    image_every: steps between image summaries (0 disables them).
+    log_every: steps between progress lines.
+    seed: run seed; seeds Python, NumPy, TensorFlow and ``step_seed``.
+    checkpoint_iterator: also checkpoint the input iterator, so a resumed run
+      sees exactly the batches the uninterrupted run would have seen.
+  """
+  max_steps: int = 1000
+  checkpoint_every: int = 1000
+  keep_checkpoints: int = 3
+  summary_every: int = 100
+  image_every: int = 1000
+  log_every: int = 10
+  seed: int = 0
+  checkpoint_iterator: bool = True
+
+
+def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+  return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _prepare_dataset(dataset: tf.data.Dataset,
+                     strategy: tf.distribute.Strategy) -> tf.data.Dataset:
+  if _is_multi_worker(strategy):
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    dataset = dataset.with_options(options)
+  return dataset
+
+
+def _finite_check(losses: Dict[str, float], step: int,
+                  last_checkpoint: Optional[str]) -> None:
+  for name, value in sorted(losses.items()):
+    if not np.all(np.isfinite(value)):
+      where = (f"the last good checkpoint is {last_checkpoint}"
+               if last_checkpoint else "no checkpoint was written yet")
+      raise NonFiniteLossError(
+          f"loss {name!r} became {float(np.asarray(value).ravel()[0])} at step "
+          f"{step}; training stopped without saving, {where}")
+
+
+def run_training(method: method_lib.TrainingMethod,
+                 dataset: tf.data.Dataset,
+                 model_dir: str,
+                 config: LoopConfig,
+                 strategy: Optional[tf.distribute.Strategy] = None,
+                 resume: bool = True,
+                 operative_config: Optional[str] = None) -> Dict[str, float]:
+  """Trains ``method`` on ``dataset`` until ``config.max_steps``.
+
+  Args:
+    method: the method to train (not yet built).
+    dataset: yields global batches (already batched with the global batch
+      size, ``drop_remainder=True``); it is split across replicas.
+    model_dir: run directory: ``checkpoints/``, ``train/`` (TensorBoard) and
+      ``operative_config.gin``.
+    config: steps and frequencies.
+    strategy: defaults to the current (default) strategy.
+    resume: continue from the newest checkpoint in ``model_dir``; when False
+      and checkpoints exist, raise instead of overwriting them.
+    operative_config: gin's operative config text, saved with the run.
+
+  Returns:
+    The losses of the last step, as floats.
+
+  Raises:
+    NonFiniteLossError: a loss became NaN/Inf (the last checkpoint is kept).
+    ExistingRunError: checkpoints exist and ``resume`` is False.
+  """
+  strategy = strategy or tf.distribute.get_strategy()
+  chief = strategy_lib.is_chief(strategy)
+  seeding.set_global_seed(config.seed)
+  batch_size = dataset.element_spec
+  first = tf.nest.flatten(batch_size)[0]
+  global_batch_size = first.shape[0]
+  if global_batch_size is None:
+    raise ValueError("the dataset's batch dimension must be static: batch it "
+                     "with drop_remainder=True")
+  if global_batch_size % strategy.num_replicas_in_sync:
+    raise ValueError(f"global batch size {global_batch_size} is not divisible "
+                     f"by the {strategy.num_replicas_in_sync} replicas")
+
+  with strategy.scope():
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
+                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    method.global_step = step
+    method.global_batch_size = int(global_batch_size)
+    method.seed = int(config.seed)
+    method.build()
+
+  distributed = strategy.experimental_distribute_dataset(
+      _prepare_dataset(dataset, strategy))
+  iterator = iter(distributed)
+  items = dict(method.checkpoint_items())
+  if "step" in items or "iterator" in items:
+    raise ValueError("checkpoint_items() must not use the names 'step' or "
+                     "'iterator'; the runtime owns them")
+  if config.checkpoint_iterator:
+    items["iterator"] = iterator
+  checkpoint = tf.train.Checkpoint(step=step, **items)
+  keeper = checkpoints_lib.CheckpointKeeper(checkpoint, model_dir, strategy,
+                                            keep=config.keep_checkpoints)
+  if keeper.latest and not resume:
+    raise ExistingRunError(
+        f"{model_dir} already holds checkpoints (newest {keeper.latest}); "
+        "resume it or choose a new model_dir")
+  restored = keeper.restore_latest() if resume else None
+  if restored:
+    logging.info("resumed from %s at step %d", restored, int(step.numpy()))
+
+  writer = summaries_lib.SummaryWriter(
+      os.path.join(model_dir, "train") if chief else None)
+  if chief and operative_config:
+    tf.io.gfile.makedirs(model_dir)
+    path = os.path.join(model_dir, "operative_config.gin")
+    with tf.io.gfile.GFile(path + ".tmp", "w") as f:
+      f.write(operative_config)
+    tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
+    writer.text(int(step.numpy()), "operative_config",
+                "\n".join("    " + line for line in operative_config.splitlines()))
+
+  @tf.function
+  def train_fn(iterator):
+    batch = next(iterator)
+    losses = strategy.run(method.train_step, args=(batch,))
+    reduced = {
+        name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+        for name, value in losses.items()
+    }
+    method.after_step()
+    step.assign_add(1)
+    return reduced
+
+  current = int(step.numpy())
+  progress = progress_lib.Progress(current, config.max_steps, config.log_every)
+  last_checkpoint = restored
+  values: Dict[str, float] = {}
+  while current < config.max_steps:
+    losses = train_fn(iterator)
+    values = {name: float(value.numpy()) for name, value in losses.items()}
+    current = int(step.numpy())
+    _finite_check(values, current, last_checkpoint)
+    progress.update(current, values)
+    final = current >= config.max_steps
+    if config.summary_every and (current % config.summary_every == 0 or final):
+      scalars = {f"loss/{k}": v for k, v in values.items()}
+      for name, rate in method.learning_rates().items():
+        scalars[f"learning_rate/{name}"] = float(np.asarray(rate))
+      if progress.steps_per_sec:
+        scalars["steps_per_sec"] = progress.steps_per_sec
+      writer.scalars(current, scalars)
+    if config.image_every and (current % config.image_every == 0 or final):
+      images = method.image_summaries()
+      if images:
+        writer.images(current, images)
+    if current % config.checkpoint_every == 0 or final:
+      last_checkpoint = keeper.save(current)
+  writer.flush()
+  return values
