@@ -17,6 +17,27 @@ import tensorflow as tf
 from tfface.training import strategy as strategy_lib
 
 
+def checkpoint_directory(model_dir: str) -> str:
+  """Where a run keeps its checkpoints."""
+  return os.path.join(model_dir, "checkpoints")
+
+
+def latest_checkpoint(model_dir: str) -> Optional[str]:
+  """Path prefix of the newest checkpoint of the run in ``model_dir``, or None."""
+  return tf.train.latest_checkpoint(checkpoint_directory(model_dir))
+
+
+def saved_step(path: str) -> int:
+  """The global step stored in the checkpoint at ``path``."""
+  return int(tf.train.load_variable(path, "step/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def has_iterator(path: str) -> bool:
+  """Whether the checkpoint at ``path`` holds the input iterator's state."""
+  return any(name.startswith("iterator/")
+             for name, _ in tf.train.list_variables(path))
+
+
 class CheckpointKeeper:
   """Saves and restores one ``tf.train.Checkpoint`` in ``model_dir``.
 
@@ -32,14 +53,14 @@ class CheckpointKeeper:
                strategy: tf.distribute.Strategy, keep: int = 3):
     self.checkpoint = checkpoint
     self.is_chief = strategy_lib.is_chief(strategy)
-    directory = os.path.join(model_dir, "checkpoints")
+    directory = checkpoint_directory(model_dir)
     if not self.is_chief:
       directory = os.path.join(model_dir, ".worker_scratch",
                                f"worker_{strategy_lib.task_index(strategy)}")
     self._directory = directory
     self.manager = tf.train.CheckpointManager(
         checkpoint, directory, max_to_keep=keep, checkpoint_name="ckpt")
-    self._chief_directory = os.path.join(model_dir, "checkpoints")
+    self._chief_directory = checkpoint_directory(model_dir)
 
   @property
   def latest(self) -> Optional[str]:

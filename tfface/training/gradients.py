@@ -26,5 +26,8 @@ def minimize(tape: tf.GradientTape,
     loss: scalar per-replica mean loss.
     variables: the variables this optimizer owns.
   """
-  gradients = tape.gradient(loss * replica_loss_scale(), variables)
+  # Seeding the backward pass with the scale (rather than scaling the loss
+  # outside the tape, which the tape would not record).
+  scale = tf.constant(replica_loss_scale(), dtype=loss.dtype)
+  gradients = tape.gradient(loss, variables, output_gradients=scale)
   optimizer.apply_gradients(zip(gradients, variables))

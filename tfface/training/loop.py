@@ -132,23 +132,37 @@ def run_training(method: method_lib.TrainingMethod,
     method.seed = int(config.seed)
     method.build()
 
-  distributed = strategy.experimental_distribute_dataset(
-      _prepare_dataset(dataset, strategy))
-  iterator = iter(distributed)
+  latest = checkpoints_lib.latest_checkpoint(model_dir)
+  if latest and not resume:
+    raise ExistingRunError(
+        f"{model_dir} already holds checkpoints (newest {latest}); "
+        "resume it or choose a new model_dir")
+  start_step = checkpoints_lib.saved_step(latest) if (latest and resume) else 0
+
+  # The input position survives a resume either by checkpointing the iterator
+  # (possible where it is trackable, i.e. single-device runs) or, under
+  # distribution strategies whose iterators are not trackable, by skipping the
+  # batches the run already consumed (exact for deterministic datasets).
+  dataset = _prepare_dataset(dataset, strategy)
+  iterator = iter(strategy.experimental_distribute_dataset(dataset))
+  saved_iterator = bool(latest and resume
+                        and checkpoints_lib.has_iterator(latest))
+  track_iterator = (config.checkpoint_iterator
+                    and isinstance(iterator, tf.__internal__.tracking.Trackable))
+  if start_step and not (track_iterator and saved_iterator):
+    iterator = iter(strategy.experimental_distribute_dataset(
+        dataset.skip(start_step)))
+    track_iterator = False
   items = dict(method.checkpoint_items())
   if "step" in items or "iterator" in items:
     raise ValueError("checkpoint_items() must not use the names 'step' or "
                      "'iterator'; the runtime owns them")
-  if config.checkpoint_iterator:
+  if track_iterator:
     items["iterator"] = iterator
   checkpoint = tf.train.Checkpoint(step=step, **items)
   keeper = checkpoints_lib.CheckpointKeeper(checkpoint, model_dir, strategy,
                                             keep=config.keep_checkpoints)
-  if keeper.latest and not resume:
-    raise ExistingRunError(
-        f"{model_dir} already holds checkpoints (newest {keeper.latest}); "
-        "resume it or choose a new model_dir")
-  restored = keeper.restore_latest() if resume else None
+  restored = keeper.restore_latest() if (latest and resume) else None
   if restored:
     logging.info("resumed from %s at step %d", restored, int(step.numpy()))
 

@@ -13,7 +13,7 @@ so that the optimizers' cross-replica gradient sum equals the gradient of the
 global-batch mean.
 """
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
@@ -71,3 +71,13 @@ class TrainingMethod:
   def image_summaries(self) -> Optional[Dict[str, tf.Tensor]]:
     """Images to show in TensorBoard, ``[N, H, W, 3]`` float in [-1, 1]. Eager."""
     return None
+
+  def export_signatures(self) -> Tuple[tf.Module, Dict[str, object]]:
+    """The serving module and its named ``tf.function`` signatures.
+
+    Used by :func:`tfface.export.from_run.export_run` after the method was
+    built and restored from a checkpoint. Signatures must have an
+    ``input_signature`` with a ``None`` batch dimension.
+    """
+    raise NotImplementedError(
+        f"{type(self).__name__} does not define export signatures")

@@ -1,0 +1,43 @@
+r"""Exports a trained run as a SavedModel for TF Serving.
+
+  python export/export_savedmodel.py --model_dir=runs/confignet \
+      --export_dir=exports/confignet
+
+Writes ``<export_dir>/<version>/`` (the next free version number) with the
+method's named signatures; ``saved_model_cli show --all --dir ...`` lists them.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("model_dir", None, "Run directory written by tools/train.py.")
+flags.DEFINE_string("export_dir", None, "Base directory of the served model.")
+flags.DEFINE_multi_string("gin_param", [], "Extra gin bindings.")
+flags.mark_flags_as_required(["model_dir", "export_dir"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  from tfface import config  # pylint: disable=g-import-not-at-top
+  from tfface.export import from_run  # pylint: disable=g-import-not-at-top
+  from tfface.export import savedmodel  # pylint: disable=g-import-not-at-top
+  try:
+    path = from_run.export_run(FLAGS.model_dir, FLAGS.export_dir,
+                               FLAGS.gin_param)
+  except (config.ConfigError, savedmodel.ExportError, FileNotFoundError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  print(f"exported {path}")
+  return 0
+
+
+def run():
+  """Console-script entry point (``tfface-export``)."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()
