@@ -62,8 +62,9 @@ def parse_config(gin_files: Sequence[str] = (),
       names an unknown configurable or parameter.
   """
   register_external_configurables()
-  # Importing the methods registers their configurables.
+  # Importing these registers their configurables (train, methods, datasets).
   import tfface.methods  # pylint: disable=g-import-not-at-top,unused-import
+  import tfface.training.train_lib  # pylint: disable=g-import-not-at-top,unused-import
   for path in gin_files:
     if not os.path.isfile(path):
       raise ConfigError(f"gin file {path!r} does not exist; expected a path to "

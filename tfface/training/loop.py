@@ -212,6 +212,20 @@ def run_training(method: method_lib.TrainingMethod,
       if images:
         writer.images(current, images)
     if current % config.checkpoint_every == 0 or final:
-      last_checkpoint = keeper.save(current)
+      try:
+        last_checkpoint = keeper.save(current)
+      except tf.errors.FailedPreconditionError as e:
+        if "iterator" not in items:
+          raise
+        # Iterators over stateful input (py_function, unseeded ops) cannot be
+        # serialized; fall back to resuming by skipping consumed batches.
+        logging.warning("cannot checkpoint the input iterator (%s); resumes "
+                        "will skip consumed batches instead",
+                        str(e).splitlines()[0][:200])
+        del items["iterator"]
+        keeper = checkpoints_lib.CheckpointKeeper(
+            tf.train.Checkpoint(step=step, **items), model_dir, strategy,
+            keep=config.keep_checkpoints)
+        last_checkpoint = keeper.save(current)
   writer.flush()
   return values
