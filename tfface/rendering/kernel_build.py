@@ -155,6 +155,7 @@ def build_kernel(force: bool = False) -> str:
   return path
 
 
+@tf.autograph.experimental.do_not_convert
 def ensure_rasterizer_kernel() -> types.ModuleType:
   """Builds (once), loads and registers TF Graphics' CPU rasterizer kernel.
 

@@ -38,7 +38,7 @@ BACKENDS = ("tf", "tfg_cpu")
 DEFAULT_CHUNK_SIZE = 1 << 19
 
 _FIXED_ONE = 65536.0  # 16 fractional bits, as in rasterize_triangles_impl.cc.
-_BBOX_EPS = 1e-3  # pixels; keeps centres lying exactly on a bbox edge.
+_BBOX_EPS = 0.05  # pixels; fixed-point rounding may admit centres just outside.
 
 
 def rasterize(vertices: tf.Tensor,
@@ -155,7 +155,15 @@ def rasterize_triangle_ids(
   # Per (batch, triangle) corner data, flattened to [B * T, 3, 4].
   corners = tf.gather(clip_vertices, triangles, axis=1)  # [B, T, 3, 4]
   corners = tf.reshape(corners, [-1, 3, 4])
-  x, y, z, w = tf.unstack(corners, axis=-1)  # each [N, 3]
+  x, y, z, w = tf.unstack(corners, axis=-1)  # each [B * T, 3]
+  left, right, bottom, top = _pixel_bounds(x, y, z, w, height, width)
+  span_x = tf.maximum(right - left + 1, 0)
+  span_y = tf.maximum(top - bottom + 1, 0)
+  # Keep only triangles whose box holds a pixel centre; `flat` indexes B * T.
+  flat = tf.cast(tf.where(span_x * span_y > 0)[:, 0], tf.int32)
+  x, y, z, w = (tf.gather(c, flat) for c in (x, y, z, w))
+  left, bottom, span_x, span_y = (
+      tf.gather(c, flat) for c in (left, bottom, span_x, span_y))
 
   # Fixed-point unnormalized inverse of [[x0 x1 x2], [y0 y1 y2], [w0 w1 w2]]
   # (rasterize_triangles_impl.cc: ComputeUnnormalizedMatrixInverse).
@@ -172,15 +180,12 @@ def rasterize_triangle_ids(
     det = a11 * m[:, 0] + a12 * m[:, 3] + a13 * m[:, 6]
     m = m * tf.where(det < 0, tf.constant(-1, tf.int64),
                      tf.constant(1, tf.int64))[:, None]
+  m = tf.reshape(m, [-1, 3, 3])
 
-  left, right, bottom, top = _pixel_bounds(x, y, z, w, height, width)
-  span_x = tf.maximum(right - left + 1, 0)
-  span_y = tf.maximum(top - bottom + 1, 0)
   counts = tf.cast(span_x, tf.int64) * tf.cast(span_y, tf.int64)  # [N]
   ends = tf.cumsum(counts)
   starts = ends - counts
-  total = tf.cond(tf.size(ends) > 0, lambda: ends[-1],
-                  lambda: tf.constant(0, tf.int64))
+  total = tf.reduce_sum(counts)
   chunk = tf.constant(chunk_size, tf.int64)
   num_chunks = (total + chunk - 1) // chunk
   depth_pairs = tf.stack([z, w], axis=-1)  # [N, 3, 2]
@@ -190,13 +195,13 @@ def rasterize_triangle_ids(
   big_id = tf.int32.max
 
   def body(i, zbuf, idbuf):
-    k = i * chunk + tf.range(chunk, dtype=tf.int64)
-    in_range = k < total
+    first = i * chunk
+    k = first + tf.range(tf.minimum(chunk, total - first), dtype=tf.int64)
     n = tf.searchsorted(ends, k, side="right")
     n = tf.minimum(n, tf.size(ends, out_type=n.dtype) - 1)
     n = tf.cast(n, tf.int32)
     offset = k - tf.gather(starts, n)
-    sx = tf.cast(tf.maximum(tf.gather(span_x, n), 1), tf.int64)
+    sx = tf.cast(tf.gather(span_x, n), tf.int64)
     ix = tf.gather(left, n) + tf.cast(offset % sx, tf.int32)
     iy = tf.gather(bottom, n) + tf.cast(offset // sx, tf.int32)
     ix = tf.clip_by_value(ix, 0, width - 1)
@@ -206,13 +211,11 @@ def rasterize_triangle_ids(
     py = (tf.cast(iy, tf.float32) + 0.5) / half_h - 1.0
     px_i = tf.cast(px * _FIXED_ONE, tf.int64)
     py_i = tf.cast(py * _FIXED_ONE, tf.int64)
-    mk = tf.gather(m, n)  # [C, 9]
-    mk = tf.reshape(mk, [-1, 3, 3])
+    mk = tf.gather(m, n)  # [C, 3, 3]
     edges = (mk[:, :, 0] * px_i[:, None] + mk[:, :, 1] * py_i[:, None] +
              mk[:, :, 2] * tf.constant(int(_FIXED_ONE), tf.int64))  # [C, 3]
     inside = tf.logical_and(
         tf.reduce_all(edges >= 0, axis=-1), tf.reduce_any(edges > 0, axis=-1))
-    inside = tf.logical_and(inside, in_range)
 
     one_over_w = tf.cast(tf.reduce_sum(edges, axis=-1), tf.float32)
     safe = tf.where(tf.equal(one_over_w, 0.0), 1.0, one_over_w)
@@ -223,12 +226,12 @@ def rasterize_triangle_ids(
     ndc_z = clip_z / tf.where(tf.equal(clip_w, 0.0), 1.0, clip_w)
     keep = tf.logical_and(inside, tf.logical_and(ndc_z >= -1.0, ndc_z < 1.0))
 
-    image = n // num_triangles
-    pixel = image * (height * width) + iy * width + ix
+    triangle = tf.gather(flat, n)  # index into B * T
+    pixel = (triangle // num_triangles) * (height * width) + iy * width + ix
     cand_z = tf.where(keep, ndc_z, tf.constant(float("inf")))
     chunk_z = tf.math.unsorted_segment_min(cand_z, pixel, num_pixels)
     winner = tf.logical_and(keep, tf.equal(cand_z, tf.gather(chunk_z, pixel)))
-    cand_id = tf.where(winner, n % num_triangles, big_id)
+    cand_id = tf.where(winner, triangle % num_triangles, big_id)
     chunk_id = tf.math.unsorted_segment_min(cand_id, pixel, num_pixels)
     improved = chunk_z < zbuf
     return (i + 1, tf.where(improved, chunk_z, zbuf),
@@ -355,20 +358,25 @@ def _pixel_bounds(x, y, z, w, height, width):
     right < left or top < bottom.
   """
   visible = tf.logical_and(w > 0, z >= -w)
-  points_x, points_y, points_w, valid = [x], [y], [w], [visible]
-  for i, j in ((0, 1), (0, 2), (1, 2)):
-    denom = z[:, i] - z[:, j] + w[:, i] - w[:, j]
-    t = (z[:, i] + w[:, i]) / tf.where(tf.equal(denom, 0.0), 1.0, denom)
-    crosses = tf.logical_and(
-        tf.not_equal(visible[:, i], visible[:, j]), tf.not_equal(denom, 0.0))
-    points_x.append((x[:, i] + t * (x[:, j] - x[:, i]))[:, None])
-    points_y.append((y[:, i] + t * (y[:, j] - y[:, i]))[:, None])
-    points_w.append((w[:, i] + t * (w[:, j] - w[:, i]))[:, None])
-    valid.append(crosses[:, None])
-  px = tf.concat(points_x, axis=1)
-  py = tf.concat(points_y, axis=1)
-  pw = tf.concat(points_w, axis=1)
-  valid = tf.concat(valid, axis=1)
+
+  def near_plane_points():
+    points_x, points_y, points_w, valid = [x], [y], [w], [visible]
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+      denom = z[:, i] - z[:, j] + w[:, i] - w[:, j]
+      t = (z[:, i] + w[:, i]) / tf.where(tf.equal(denom, 0.0), 1.0, denom)
+      crosses = tf.logical_and(
+          tf.not_equal(visible[:, i], visible[:, j]),
+          tf.not_equal(denom, 0.0))
+      points_x.append((x[:, i] + t * (x[:, j] - x[:, i]))[:, None])
+      points_y.append((y[:, i] + t * (y[:, j] - y[:, i]))[:, None])
+      points_w.append((w[:, i] + t * (w[:, j] - w[:, i]))[:, None])
+      valid.append(crosses[:, None])
+    return tuple(tf.concat(c, axis=1)
+                 for c in (points_x, points_y, points_w, valid))
+
+  # Most meshes lie wholly in front of the near plane: skip the crossings.
+  px, py, pw, valid = tf.cond(
+      tf.reduce_all(visible), lambda: (x, y, w, visible), near_plane_points)
   valid = tf.logical_and(valid, pw > 0)
   safe_w = tf.where(valid, pw, 1.0)
   # Pixel units: pixel i has its centre at i + 0.5.
