@@ -1,0 +1,14 @@
+"""Face datasets: the synthetic SynthFace-style dataset, its pseudo-real domain,
+and tf.data readers for them, for image folders and for TFRecords of real faces.
+
+Modules: ``schema`` (the TFRecord layout), ``sharded_writer`` (atomic shards,
+progress bar), ``synthetic`` (factor sampling, the dataset writer, the
+preview grid) and ``datasets`` (the readers). The readers are re-exported
+here; ``synthetic`` imports the renderer and is imported on use.
+"""
+
+from tfface.data.datasets import image_folder_dataset
+from tfface.data.datasets import pseudo_real_dataset
+from tfface.data.datasets import ReadStats
+from tfface.data.datasets import real_tfrecord_dataset
+from tfface.data.datasets import synthetic_dataset
