@@ -1,0 +1,348 @@
+"""LiftedGAN's depth-map renderer (Shi et al., CVPR 2021).
+
+A canonical (frontal) depth map is lifted to a grid mesh with one vertex per
+pixel, shaded with an ambient + directional Lambert model in the canonical
+frame, moved by a rigid view transform about the point (0, 0, 1) — blended
+per vertex with the untransformed mesh by the transformation map T — and
+rasterized again with a 10° field-of-view camera at the origin.
+
+Coordinates follow LiftedGAN (camera space of the canonical view): x to image
+right, y to image down, z forward (away from the camera); depth is z. The
+pixel (row v, column u) with depth d lifts to d · K⁻¹ [u, v, 1]ᵀ with
+fx = fy = ((S − 1) / 2) / tan(fov / 2), cx = (W − 1) / 2, cy = (H − 1) / 2.
+Rendering uses an OpenGL perspective with the same fov and pixel centres at
+NDC (2i + 1) / S − 1, i.e. focal S / 2 / tan(fov / 2) — the same 256/255 zoom
+of a frontal render that LiftedGAN's Pytorch3D renderer has. Barycentric
+interpolation is perspective-correct (Pytorch3D 0.2.5 used screen-space
+barycentrics; the difference inside a grid cell is second order).
+"""
+
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
+
+from tfface.rendering import rasterizer
+
+
+class DepthMapRenderer:
+  """Renders depth + albedo + light + view (+ transformation map) to images.
+
+  Defaults are LiftedGAN's FFHQ configuration (`config/ffhq_256.py`):
+  fov 10°, rotation centre depth 1.0, view ranges ±60° rotation, ±0.1 x/y and
+  ±0.01 z translation, depth range (0.9, 1.1).
+
+  Example:
+    renderer = DepthMapRenderer(64)
+    out = renderer.render(depth, albedo, view, light)
+    out["image"]  # [B, 64, 64, 3] in about [-1, 1]
+  """
+
+  def __init__(self,
+               image_size: Union[int, Sequence[int]],
+               fov_degrees: float = 10.0,
+               rot_center_depth: float = 1.0,
+               xyz_rotation_range_degrees: float = 60.0,
+               xy_translation_range: float = 0.1,
+               z_translation_range: float = 0.01,
+               min_depth: float = 0.9,
+               max_depth: float = 1.1,
+               near: float = 0.1,
+               far: float = 10.0,
+               background: float = 1.0,
+               backend: str = "tf"):
+    """Creates the renderer.
+
+    Args:
+      image_size: `S` or `(H, W)` Python ints, at least 2 each.
+      fov_degrees: field of view of the camera (vertical; equal to the
+        horizontal one for square images).
+      rot_center_depth: depth of the point the view rotates about.
+      xyz_rotation_range_degrees: rotation for a view value of 1.
+      xy_translation_range: x/y translation for a view value of 1.
+      z_translation_range: z translation for a view value of 1.
+      min_depth: smallest depth of the depth maps.
+      max_depth: largest depth of the depth maps.
+      near: near clipping distance of the render camera.
+      far: far clipping distance of the render camera.
+      background: image value where no triangle is visible (LiftedGAN: 1,
+        white).
+      backend: rasterizer backend, `"tf"` or `"tfg_cpu"`.
+
+    Raises:
+      ValueError: on a bad image size, fov, depth range or backend.
+    """
+    if isinstance(image_size, (int, np.integer)):
+      image_size = (int(image_size), int(image_size))
+    try:
+      height, width = (int(s) for s in image_size)
+    except (TypeError, ValueError):
+      raise ValueError(
+          f"image_size must be an int or (height, width), got {image_size!r}."
+      ) from None
+    if height < 2 or width < 2:
+      raise ValueError(f"image_size must be at least 2x2, got {image_size!r}.")
+    if not 0.0 < fov_degrees < 180.0:
+      raise ValueError(f"fov_degrees must be in (0, 180), got {fov_degrees}.")
+    if not 0.0 < near < min_depth < max_depth < far:
+      raise ValueError(
+          "expected 0 < near < min_depth < max_depth < far, got "
+          f"{near}, {min_depth}, {max_depth}, {far}.")
+    if backend not in rasterizer.BACKENDS:
+      raise ValueError(
+          f"backend must be one of {rasterizer.BACKENDS}, got {backend!r}.")
+    self.image_size = (height, width)
+    self.fov = np.deg2rad(fov_degrees)
+    self.rot_center_depth = float(rot_center_depth)
+    self.rotation_range = np.deg2rad(xyz_rotation_range_degrees)
+    self.xy_translation_range = float(xy_translation_range)
+    self.z_translation_range = float(z_translation_range)
+    self.min_depth = float(min_depth)
+    self.max_depth = float(max_depth)
+    self.background = float(background)
+    self.backend = backend
+    # Depth written where nothing is visible (LiftedGAN: 1.2 for 0.9..1.1).
+    self.background_depth = max_depth + 0.5 * (max_depth - min_depth)
+
+    tan_half = np.tan(self.fov / 2.0)
+    aspect = width / height
+    self.focal_y = ((height - 1) / 2.0) / tan_half
+    self.focal_x = ((width - 1) / 2.0) / (tan_half * aspect)
+    self.triangles = grid_triangles(height, width)
+    rays_x = (np.arange(width) - (width - 1) / 2.0) / self.focal_x
+    rays_y = (np.arange(height) - (height - 1) / 2.0) / self.focal_y
+    gx, gy = np.meshgrid(rays_x, rays_y)
+    # K^-1 [u, v, 1] per pixel: [H, W, 3].
+    self._rays = np.stack([gx, gy, np.ones_like(gx)], -1).astype(np.float32)
+    # World (x right, y down, z forward) -> OpenGL eye (y up, looking -z),
+    # then the perspective projection.
+    f = 1.0 / tan_half
+    projection = np.array(
+        [[f / aspect, 0, 0, 0], [0, f, 0, 0],
+         [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+         [0, 0, -1, 0]], np.float64)
+    flip = np.diag([1.0, -1.0, -1.0, 1.0])
+    self.view_projection = (projection @ flip).astype(np.float32)
+
+  # --- Parameters -----------------------------------------------------------
+
+  def parse_view(self, view: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Converts LiftedGAN's normalized view to rotation and translation.
+
+    Args:
+      view: `[B, 6]` float32 `(rx, ry, rz, tx, ty, tz)` in [-1, 1] (the tanh
+        output of D_V).
+
+    Returns:
+      `rotation` `[B, 3]` radians (about x, y, z; R = Rz·Ry·Rx) and
+      `translation` `[B, 3]` world units.
+    """
+    view = _check_last_dim(view, 6, "view")
+    rotation = view[:, :3] * self.rotation_range
+    translation = tf.concat([
+        view[:, 3:5] * self.xy_translation_range,
+        view[:, 5:6] * self.z_translation_range
+    ], axis=-1)
+    return rotation, translation
+
+  @staticmethod
+  def parse_light(light: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Converts LiftedGAN's normalized light to ambient, diffuse, direction.
+
+    Args:
+      light: `[B, 4]` float32 `(l0, l1, dx, dy)` in [-1, 1] (tanh of D_L).
+
+    Returns:
+      `ambient` `[B, 1]` = l0 / 2 + 0.5, `diffuse` `[B, 1]` = l1 / 2 + 0.5 and
+      unit `direction` `[B, 3]` = normalize(dx, dy, 1) (towards the light; +z
+      is frontal).
+    """
+    light = _check_last_dim(light, 4, "light")
+    ambient = light[:, 0:1] / 2.0 + 0.5
+    diffuse = light[:, 1:2] / 2.0 + 0.5
+    direction = tf.concat([light[:, 2:4], tf.ones_like(light[:, :1])], -1)
+    direction = direction / tf.norm(direction, axis=-1, keepdims=True)
+    return ambient, diffuse, direction
+
+  # --- Geometry and shading -------------------------------------------------
+
+  def unproject(self, depth: tf.Tensor) -> tf.Tensor:
+    """Lifts `[B, H, W, 1]` depth to `[B, H, W, 3]` points d · K⁻¹ [u, v, 1]."""
+    depth = self._check_map(depth, 1, "depth")
+    return depth * self._rays
+
+  def normals(self, depth: tf.Tensor) -> tf.Tensor:
+    """Unit normals of the lifted depth map, `[B, H, W, 3]`.
+
+    Sum of the cross products of the four neighbour differences (replicate
+    padding at the border), as LiftedGAN's `get_normal_from_depth`. A frontal
+    plane has normal +z (pointing away from the camera, towards the frontal
+    light direction (0, 0, 1)).
+    """
+    # Scaled by the focal length so neighbour differences are O(1) at any
+    # resolution: LiftedGAN's |n| + 1e-7 on raw world units shortens its
+    # normals by ~5% at 256 px; here they are unit length.
+    points = self.unproject(depth) * self.focal_y
+    padded = tf.pad(points, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC")
+    center = padded[:, 1:-1, 1:-1]
+    right = padded[:, 1:-1, 2:] - center
+    left = padded[:, 1:-1, :-2] - center
+    down = padded[:, 2:, 1:-1] - center
+    up = padded[:, :-2, 1:-1] - center
+    normal = (tf.linalg.cross(right, down) + tf.linalg.cross(down, left) +
+              tf.linalg.cross(left, up) + tf.linalg.cross(up, right))
+    return normal / (tf.norm(normal, axis=-1, keepdims=True) + 1e-7)
+
+  def shade(self, depth: tf.Tensor, albedo: tf.Tensor,
+            light: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """Lights the canonical albedo: ambient + diffuse · max(0, n · l).
+
+    Args:
+      depth: `[B, H, W, 1]` float32 canonical depth in (min_depth, max_depth).
+      albedo: `[B, H, W, 3]` float32 in about [-1, 1].
+      light: `[B, 4]` float32 normalized light (see `parse_light`).
+
+    Returns:
+      `canonical_image` `[B, H, W, 3]` = ((albedo / 2 + 0.5) · shading) · 2 − 1,
+      `shading` `[B, H, W, 1]`, `normals` `[B, H, W, 3]`.
+    """
+    albedo = self._check_map(albedo, 3, "albedo")
+    ambient, diffuse, direction = self.parse_light(light)
+    normal = self.normals(depth)
+    cosine = tf.nn.relu(
+        tf.reduce_sum(normal * direction[:, None, None, :], -1, keepdims=True))
+    shading = ambient[:, None, None] + diffuse[:, None, None] * cosine
+    image = ((albedo / 2.0 + 0.5) * shading) * 2.0 - 1.0
+    return {"canonical_image": image, "shading": shading, "normals": normal}
+
+  def posed_vertices(self, depth: tf.Tensor, view: tf.Tensor,
+                     transformation_map: Optional[tf.Tensor] = None
+                    ) -> tf.Tensor:
+    """Grid vertices after the view transform and the T blend.
+
+    p' = R (p − c) + c + t with c = (0, 0, rot_center_depth), then
+    V = T · p' + (1 − T) · p per vertex.
+
+    Args:
+      depth: `[B, H, W, 1]` canonical depth.
+      view: `[B, 6]` normalized view (see `parse_view`).
+      transformation_map: `[B, H, W, 1]` in [0, 1]; None means all ones.
+
+    Returns:
+      `[B, H * W, 3]` float32 vertices, row-major over pixels.
+    """
+    points = tf.reshape(self.unproject(depth), [tf.shape(depth)[0], -1, 3])
+    rotation, translation = self.parse_view(view)
+    matrix = rotation_matrix_3d.from_euler(rotation)  # [B, 3, 3], Rz·Ry·Rx
+    center = tf.constant([0.0, 0.0, self.rot_center_depth])
+    moved = tf.einsum("bij,bvj->bvi", matrix, points - center)
+    moved = moved + center + translation[:, None, :]
+    if transformation_map is None:
+      return moved
+    blend = tf.reshape(
+        self._check_map(transformation_map, 1, "transformation_map"),
+        [tf.shape(depth)[0], -1, 1])
+    return blend * moved + (1.0 - blend) * points
+
+  # --- Rendering ------------------------------------------------------------
+
+  def warp(self, image: tf.Tensor, depth: tf.Tensor, view: tf.Tensor,
+           transformation_map: Optional[tf.Tensor] = None
+          ) -> Dict[str, tf.Tensor]:
+    """Renders a canonical per-pixel image on the posed depth mesh.
+
+    Args:
+      image: `[B, H, W, C]` float32 canonical colours (vertex attributes).
+      depth: `[B, H, W, 1]` canonical depth.
+      view: `[B, 6]` normalized view.
+      transformation_map: `[B, H, W, 1]` in [0, 1] or None (all ones).
+
+    Returns:
+      `image` `[B, H, W, C]` (background value where the mask is 0),
+      `mask` `[B, H, W, 1]` in {0, 1}, `depth` `[B, H, W, 1]` rendered
+      camera-space z (background_depth where the mask is 0).
+    """
+    height, width = self.image_size
+    image = tf.convert_to_tensor(image, tf.float32)
+    if image.shape.rank != 4 or tuple(image.shape[1:3]) != (height, width):
+      raise ValueError(f"image must be [B, {height}, {width}, C], got shape "
+                       f"{image.shape}.")
+    vertices = self.posed_vertices(depth, view, transformation_map)
+    batch = tf.shape(vertices)[0]
+    colors = tf.reshape(image, [batch, height * width, image.shape[-1]])
+    view_projection = tf.tile(
+        tf.constant(self.view_projection)[None], [batch, 1, 1])
+    out = rasterizer.rasterize(
+        vertices, self.triangles, {"color": colors, "z": vertices[..., 2:]},
+        view_projection, self.image_size, backend=self.backend)
+    mask = out["mask"]
+    return {
+        "image": out["color"] + (1.0 - mask) * self.background,
+        "mask": mask,
+        "depth": out["z"] + (1.0 - mask) * self.background_depth,
+    }
+
+  def render(self, depth: tf.Tensor, albedo: tf.Tensor, view: tf.Tensor,
+             light: tf.Tensor,
+             transformation_map: Optional[tf.Tensor] = None
+            ) -> Dict[str, tf.Tensor]:
+    """Shades the canonical face and renders it in the given view.
+
+    Args:
+      depth: `[B, H, W, 1]` float32 canonical depth in (min_depth, max_depth).
+      albedo: `[B, H, W, 3]` float32 canonical albedo, about [-1, 1].
+      view: `[B, 6]` float32 normalized view (rx, ry, rz, tx, ty, tz) in
+        [-1, 1].
+      light: `[B, 4]` float32 normalized light (l0, l1, dx, dy) in [-1, 1].
+      transformation_map: `[B, H, W, 1]` float32 in [0, 1] (T in the paper)
+        or None (all ones: every vertex follows the view).
+
+    Returns:
+      `image` `[B, H, W, 3]` about [-1, 1] (not clamped), `mask`
+      `[B, H, W, 1]`, `depth` `[B, H, W, 1]` (`background_depth` outside the
+      mask), and the canonical `canonical_image` `[B, H, W, 3]`, `shading`
+      `[B, H, W, 1]`, `normals` `[B, H, W, 3]`.
+    """
+    shaded = self.shade(depth, albedo, light)
+    out = self.warp(shaded["canonical_image"], depth, view,
+                    transformation_map)
+    out.update(shaded)
+    return out
+
+  def _check_map(self, value, channels: int, name: str) -> tf.Tensor:
+    value = tf.convert_to_tensor(value, tf.float32)
+    height, width = self.image_size
+    if value.shape.rank == 3 and channels == 1:
+      value = value[..., None]
+    if (value.shape.rank != 4 or tuple(value.shape[1:3]) != (height, width) or
+        value.shape[-1] != channels):
+      raise ValueError(f"{name} must be [B, {height}, {width}, {channels}], "
+                       f"got shape {value.shape}.")
+    return value
+
+
+def grid_triangles(height: int, width: int) -> np.ndarray:
+  """Two triangles per pixel quad of an `H x W` vertex grid.
+
+  Vertex (row i, column j) has index i · W + j; the quad's triangles are
+  [(i, j), (i + 1, j), (i, j + 1)] and [(i, j + 1), (i + 1, j), (i + 1, j + 1)]
+  as in LiftedGAN's `get_face_idx`.
+
+  Returns:
+    `[2 (H − 1)(W − 1), 3]` int32.
+  """
+  index = np.arange(height * width).reshape(height, width)
+  a = index[:-1, :-1].ravel()
+  b = index[1:, :-1].ravel()
+  c = index[:-1, 1:].ravel()
+  d = index[1:, 1:].ravel()
+  return np.concatenate([np.stack([a, b, c], 1),
+                         np.stack([c, b, d], 1)]).astype(np.int32)
+
+
+def _check_last_dim(value, size: int, name: str) -> tf.Tensor:
+  value = tf.convert_to_tensor(value, tf.float32)
+  if value.shape.rank != 2 or value.shape[-1] != size:
+    raise ValueError(f"{name} must be [B, {size}], got shape {value.shape}.")
+  return value
