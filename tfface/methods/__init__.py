@@ -1,2 +1,4 @@
 """One package per paper. Importing this package registers every method's gin
 configurables, so gin files can name them."""
+
+from tfface.methods import stylegan2  # noqa: F401  (StyleGAN2Method, stylegan2_dataset)

@@ -1,0 +1,1 @@
+"""Loss functions: GAN losses and regularizers (gan.py), and more per method."""

@@ -1,0 +1,1 @@
+"""Keras subclassed networks shared by several methods."""
