@@ -152,18 +152,19 @@ def rasterize_triangle_ids(
   num_triangles = tf.shape(triangles)[0]
   num_pixels = batch * height * width
 
-  # Per (batch, triangle) corner data, flattened to [B * T, 3, 4].
-  corners = tf.gather(clip_vertices, triangles, axis=1)  # [B, T, 3, 4]
-  corners = tf.reshape(corners, [-1, 3, 4])
-  x, y, z, w = tf.unstack(corners, axis=-1)  # each [B * T, 3]
-  left, right, bottom, top = _pixel_bounds(x, y, z, w, height, width)
+  left, right, bottom, top = _pixel_bounds(clip_vertices, triangles, height,
+                                           width)  # each [B * T]
   span_x = tf.maximum(right - left + 1, 0)
   span_y = tf.maximum(top - bottom + 1, 0)
   # Keep only triangles whose box holds a pixel centre; `flat` indexes B * T.
   flat = tf.cast(tf.where(span_x * span_y > 0)[:, 0], tf.int32)
-  x, y, z, w = (tf.gather(c, flat) for c in (x, y, z, w))
   left, bottom, span_x, span_y = (
       tf.gather(c, flat) for c in (left, bottom, span_x, span_y))
+  num_vertices = tf.shape(clip_vertices)[1]
+  corner_ids = (tf.gather(triangles, flat % num_triangles) +
+                (flat // num_triangles * num_vertices)[:, None])  # [N, 3]
+  corners = tf.gather(tf.reshape(clip_vertices, [-1, 4]), corner_ids)
+  x, y, z, w = tf.unstack(corners, axis=-1)  # each [N, 3]
 
   # Fixed-point unnormalized inverse of [[x0 x1 x2], [y0 y1 y2], [w0 w1 w2]]
   # (rasterize_triangles_impl.cc: ComputeUnnormalizedMatrixInverse).
@@ -180,7 +181,6 @@ def rasterize_triangle_ids(
     det = a11 * m[:, 0] + a12 * m[:, 3] + a13 * m[:, 6]
     m = m * tf.where(det < 0, tf.constant(-1, tf.int64),
                      tf.constant(1, tf.int64))[:, None]
-  m = tf.reshape(m, [-1, 3, 3])
 
   counts = tf.cast(span_x, tf.int64) * tf.cast(span_y, tf.int64)  # [N]
   ends = tf.cumsum(counts)
@@ -188,45 +188,58 @@ def rasterize_triangle_ids(
   total = tf.reduce_sum(counts)
   chunk = tf.constant(chunk_size, tf.int64)
   num_chunks = (total + chunk - 1) // chunk
-  depth_pairs = tf.stack([z, w], axis=-1)  # [N, 3, 2]
+  # Per-triangle rows, gathered once per candidate and unstacked (a few 2-D
+  # gathers are much cheaper than many 1-D or 3-D ones).
+  wide_rows = tf.concat([m, starts[:, None]], axis=1)  # [N, 10] int64
+  narrow_rows = tf.stack([left, bottom, span_x, flat], axis=1)  # [N, 4]
+  float_rows = tf.concat([z, w], axis=1)  # [N, 6]
 
   half_w = tf.constant(0.5 * width, tf.float32)
   half_h = tf.constant(0.5 * height, tf.float32)
   big_id = tf.int32.max
+  fixed_one = tf.constant(int(_FIXED_ONE), tf.int64)
 
   def body(i, zbuf, idbuf):
     first = i * chunk
-    k = first + tf.range(tf.minimum(chunk, total - first), dtype=tf.int64)
-    n = tf.searchsorted(ends, k, side="right")
-    n = tf.minimum(n, tf.size(ends, out_type=n.dtype) - 1)
-    n = tf.cast(n, tf.int32)
-    offset = k - tf.gather(starts, n)
-    sx = tf.cast(tf.gather(span_x, n), tf.int64)
-    ix = tf.gather(left, n) + tf.cast(offset % sx, tf.int32)
-    iy = tf.gather(bottom, n) + tf.cast(offset // sx, tf.int32)
-    ix = tf.clip_by_value(ix, 0, width - 1)
-    iy = tf.clip_by_value(iy, 0, height - 1)
+    size = tf.minimum(chunk, total - first)
+    # Triangle of each candidate: the one holding `first`, then +1 at every
+    # later triangle start inside the chunk (no per-candidate binary search).
+    bounds = tf.searchsorted(ends, tf.stack([first, first + size - 1]),
+                             side="right", out_type=tf.int32)
+    later = tf.range(bounds[0] + 1, bounds[1] + 1)
+    marks = tf.math.unsorted_segment_sum(
+        tf.ones_like(later), tf.cast(tf.gather(starts, later) - first,
+                                     tf.int32), tf.cast(size, tf.int32))
+    n = bounds[0] + tf.cumsum(marks)  # [C]
+    wide = tf.unstack(tf.gather(wide_rows, n), axis=1)
+    left_n, bottom_n, span_n, triangle = tf.unstack(
+        tf.gather(narrow_rows, n), axis=1)
+    offset = (tf.cast(first - wide[9], tf.int32) +
+              tf.range(tf.cast(size, tf.int32)))
+    ix = tf.clip_by_value(left_n + offset % span_n, 0, width - 1)
+    iy = tf.clip_by_value(bottom_n + offset // span_n, 0, height - 1)
 
     px = (tf.cast(ix, tf.float32) + 0.5) / half_w - 1.0
     py = (tf.cast(iy, tf.float32) + 0.5) / half_h - 1.0
     px_i = tf.cast(px * _FIXED_ONE, tf.int64)
     py_i = tf.cast(py * _FIXED_ONE, tf.int64)
-    mk = tf.gather(m, n)  # [C, 3, 3]
-    edges = (mk[:, :, 0] * px_i[:, None] + mk[:, :, 1] * py_i[:, None] +
-             mk[:, :, 2] * tf.constant(int(_FIXED_ONE), tf.int64))  # [C, 3]
+    e0 = wide[0] * px_i + wide[1] * py_i + wide[2] * fixed_one
+    e1 = wide[3] * px_i + wide[4] * py_i + wide[5] * fixed_one
+    e2 = wide[6] * px_i + wide[7] * py_i + wide[8] * fixed_one
+    edges = tf.stack([e0, e1, e2], axis=1)  # [C, 3]
     inside = tf.logical_and(
-        tf.reduce_all(edges >= 0, axis=-1), tf.reduce_any(edges > 0, axis=-1))
+        tf.logical_and(e0 >= 0, tf.logical_and(e1 >= 0, e2 >= 0)),
+        tf.logical_or(e0 > 0, tf.logical_or(e1 > 0, e2 > 0)))
 
     one_over_w = tf.cast(tf.reduce_sum(edges, axis=-1), tf.float32)
     safe = tf.where(tf.equal(one_over_w, 0.0), 1.0, one_over_w)
     bary = tf.cast(edges, tf.float32) / safe[:, None]
-    zw = tf.gather(depth_pairs, n)  # [C, 3, 2]
-    clip_z = tf.reduce_sum(bary * zw[..., 0], axis=-1)
-    clip_w = tf.reduce_sum(bary * zw[..., 1], axis=-1)
+    zw = tf.gather(float_rows, n)  # [C, 6]: z0 z1 z2 w0 w1 w2
+    clip_z = tf.reduce_sum(bary * zw[:, :3], axis=-1)
+    clip_w = tf.reduce_sum(bary * zw[:, 3:], axis=-1)
     ndc_z = clip_z / tf.where(tf.equal(clip_w, 0.0), 1.0, clip_w)
     keep = tf.logical_and(inside, tf.logical_and(ndc_z >= -1.0, ndc_z < 1.0))
 
-    triangle = tf.gather(flat, n)  # index into B * T
     pixel = (triangle // num_triangles) * (height * width) + iy * width + ix
     cand_z = tf.where(keep, ndc_z, tf.constant(float("inf")))
     chunk_z = tf.math.unsorted_segment_min(cand_z, pixel, num_pixels)
@@ -343,61 +356,70 @@ def _rasterize_tfg_cpu(vertices, triangles, attributes, view_projection_matrix,
   return {name: tf.reverse(value, axis=[1]) for name, value in outputs.items()}
 
 
-def _pixel_bounds(x, y, z, w, height, width):
+def _pixel_bounds(clip_vertices, triangles, height, width):
   """Inclusive pixel ranges whose centres may lie in each triangle.
 
   Uses the visible corners (w > 0, z >= -w) and, for edges crossing the near
   plane, the crossing points, as the kernel does.
 
   Args:
-    x, y, z, w: `[N, 3]` clip-space coordinates of the corners.
+    clip_vertices: `[B, V, 4]` clip-space vertices.
+    triangles: `[T, 3]` int32.
     height, width: image size.
 
   Returns:
-    `left, right, bottom, top`: `[N]` int32, inclusive; empty when
+    `left, right, bottom, top`: `[B * T]` int32, inclusive; empty when
     right < left or top < bottom.
   """
+  x, y, z, w = tf.unstack(clip_vertices, axis=-1)  # [B, V]
   visible = tf.logical_and(w > 0, z >= -w)
 
-  def near_plane_points():
-    points_x, points_y, points_w, valid = [x], [y], [w], [visible]
+  def to_pixels(px, py, pw):
+    return (0.5 * (px / pw + 1.0) * width, 0.5 * (py / pw + 1.0) * height)
+
+  def all_visible():
+    # Project each vertex once, then take extremes per triangle.
+    sx, sy = to_pixels(x, y, w)
+    corners = tf.gather(tf.stack([sx, sy], axis=-1), triangles, axis=1)
+    corners = tf.reshape(corners, [-1, 3, 2])
+    return (tf.reduce_min(corners, axis=1), tf.reduce_max(corners, axis=1))
+
+  def with_near_plane():
+    corners = tf.reshape(tf.gather(clip_vertices, triangles, axis=1),
+                         [-1, 3, 4])
+    cx, cy, cz, cw = tf.unstack(corners, axis=-1)  # [N, 3]
+    vis = tf.logical_and(cw > 0, cz >= -cw)
+    points_x, points_y, points_w, valid = [cx], [cy], [cw], [vis]
     for i, j in ((0, 1), (0, 2), (1, 2)):
-      denom = z[:, i] - z[:, j] + w[:, i] - w[:, j]
-      t = (z[:, i] + w[:, i]) / tf.where(tf.equal(denom, 0.0), 1.0, denom)
+      denom = cz[:, i] - cz[:, j] + cw[:, i] - cw[:, j]
+      t = (cz[:, i] + cw[:, i]) / tf.where(tf.equal(denom, 0.0), 1.0, denom)
       crosses = tf.logical_and(
-          tf.not_equal(visible[:, i], visible[:, j]),
-          tf.not_equal(denom, 0.0))
-      points_x.append((x[:, i] + t * (x[:, j] - x[:, i]))[:, None])
-      points_y.append((y[:, i] + t * (y[:, j] - y[:, i]))[:, None])
-      points_w.append((w[:, i] + t * (w[:, j] - w[:, i]))[:, None])
+          tf.not_equal(vis[:, i], vis[:, j]), tf.not_equal(denom, 0.0))
+      points_x.append((cx[:, i] + t * (cx[:, j] - cx[:, i]))[:, None])
+      points_y.append((cy[:, i] + t * (cy[:, j] - cy[:, i]))[:, None])
+      points_w.append((cw[:, i] + t * (cw[:, j] - cw[:, i]))[:, None])
       valid.append(crosses[:, None])
-    return tuple(tf.concat(c, axis=1)
-                 for c in (points_x, points_y, points_w, valid))
+    px, py, pw, ok = (tf.concat(c, axis=1)
+                      for c in (points_x, points_y, points_w, valid))
+    ok = tf.logical_and(ok, pw > 0)
+    sx, sy = to_pixels(px, py, tf.where(ok, pw, 1.0))
+    big = tf.constant(1e9, tf.float32)
+    lo = tf.stack([tf.reduce_min(tf.where(ok, sx, big), axis=1),
+                   tf.reduce_min(tf.where(ok, sy, big), axis=1)], axis=-1)
+    hi = tf.stack([tf.reduce_max(tf.where(ok, sx, -big), axis=1),
+                   tf.reduce_max(tf.where(ok, sy, -big), axis=1)], axis=-1)
+    return lo, hi
 
   # Most meshes lie wholly in front of the near plane: skip the crossings.
-  px, py, pw, valid = tf.cond(
-      tf.reduce_all(visible), lambda: (x, y, w, visible), near_plane_points)
-  valid = tf.logical_and(valid, pw > 0)
-  safe_w = tf.where(valid, pw, 1.0)
+  lo, hi = tf.cond(tf.reduce_all(visible), all_visible, with_near_plane)
   # Pixel units: pixel i has its centre at i + 0.5.
-  sx = 0.5 * (px / safe_w + 1.0) * width
-  sy = 0.5 * (py / safe_w + 1.0) * height
-  big = tf.constant(1e9, tf.float32)
-  min_x = tf.reduce_min(tf.where(valid, sx, big), axis=1)
-  max_x = tf.reduce_max(tf.where(valid, sx, -big), axis=1)
-  min_y = tf.reduce_min(tf.where(valid, sy, big), axis=1)
-  max_y = tf.reduce_max(tf.where(valid, sy, -big), axis=1)
-  clamp = lambda v, hi: tf.clip_by_value(v, -1.0, float(hi))
-  left = tf.cast(tf.math.ceil(clamp(min_x - 0.5 - _BBOX_EPS, width)), tf.int32)
-  right = tf.cast(tf.floor(clamp(max_x - 0.5 + _BBOX_EPS, width)), tf.int32)
-  bottom = tf.cast(tf.math.ceil(clamp(min_y - 0.5 - _BBOX_EPS, height)),
-                   tf.int32)
-  top = tf.cast(tf.floor(clamp(max_y - 0.5 + _BBOX_EPS, height)), tf.int32)
-  left = tf.maximum(left, 0)
-  bottom = tf.maximum(bottom, 0)
-  right = tf.minimum(right, width - 1)
-  top = tf.minimum(top, height - 1)
-  return left, right, bottom, top
+  size = tf.constant([width, height], tf.float32)
+  first = tf.math.ceil(tf.clip_by_value(lo - 0.5 - _BBOX_EPS, -1.0, size))
+  last = tf.floor(tf.clip_by_value(hi - 0.5 + _BBOX_EPS, -1.0, size))
+  first = tf.maximum(tf.cast(first, tf.int32), 0)
+  last = tf.minimum(tf.cast(last, tf.int32), tf.constant([width - 1,
+                                                          height - 1]))
+  return first[:, 0], last[:, 0], first[:, 1], last[:, 1]
 
 
 def _check_image_size(image_size) -> Tuple[int, int]:
