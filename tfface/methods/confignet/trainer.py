@@ -1,0 +1,528 @@
+"""ConfigNet training: stage 1, stage 2 and the latent GAN on the shared runtime.
+
+Each is a :class:`~tfface.training.method.TrainingMethod`; ``tools/train.py``
+runs them from gin (``gin/confignet/*.gin``). Schedule, per step (reference
+``ConfigNetFirstStage.train`` / ``ConfigNet.train``, shared/reference/
+confignet.md §3):
+
+Stage 1 (:class:`ConfigNetStage1`), batch = synthetic half + real half:
+  * D_R: real images vs G(z, rot), z ~ N(0, I), rot ~ U(pitch ±10°, yaw ±30°).
+  * D_S: synthetic images vs G(E_S(θ), pose_θ).
+  * D_DA: N(0, I) samples ("real") vs E_S(θ) ("fake").
+  * G (+ E_S + latent regressor): λ_img·VGG(syn, G(E_S(θ))) + λ_eye·eye +
+    GAN(D_S) + GAN(D_R on random z) + λ_DA·softplus(−D_DA(E_S(θ))) +
+    λ_reg·MSE(regressor, [z, 5·rot]).
+Stage 2 (:class:`ConfigNetStage2`), initialized from a stage-1 checkpoint:
+  * D_R: real images vs reconstructions G(E_R(x)).
+  * D_S: as stage 1.
+  * D_DA: E_R(x) ("real") vs E_S(θ) ("fake").
+  * G (+ E_S + E_R + regressor): λ_img·VGG on synthetic and on real
+    reconstructions (λ_img ×10 = 5e-4), eye, GAN(D_S), GAN(D_R on
+    reconstructions), λ_DA·(flipped-label D_DA loss), λ_reg·normalized
+    regression.
+
+Losses: non-saturating on every discriminator logit, R1 (γ = 10) on the real
+inputs of each discriminator. Adam(4e-4, β = (0, 0.9)). One optimizer per
+network group: G-side (G, E_S, regressor[, E_R]), D_R, D_S and D_DA each
+their own (the reference shares one Adam among the three discriminators,
+which Keras 3 optimizers do not allow; with β1 = 0 and per-variable slots the
+update is the same). EMA 0.999 of G.
+"""
+
+import math
+import os
+from typing import Dict, Mapping, Optional, Sequence
+
+from absl import logging
+import gin
+import tensorflow as tf
+
+from tfface.losses import perceptual
+from tfface.methods.confignet import factors as factors_lib
+from tfface.methods.confignet import losses as cn_losses
+from tfface.methods.confignet import model as model_lib
+from tfface.training import gradients
+from tfface.training import method as method_lib
+from tfface.training import seeding
+from tfface.training.ema import WeightEMA
+
+keras = tf.keras
+
+# Random-pose range of the HoloGAN branch: (pitch, yaw, roll) maxima, radians.
+POSE_RANGE = (math.radians(10.0), math.radians(30.0), 0.0)
+
+
+def _adam(learning_rate: float, beta_1: float, beta_2: float, name: str):
+  return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1,
+                               beta_2=beta_2, name=name)
+
+
+def _flip_random(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+  """Mirrors a random half of the images horizontally (real images only)."""
+  flip = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1],
+                                     seed) < 0.5
+  return tf.where(flip, images[:, :, ::-1, :], images)
+
+
+@gin.configurable
+class ConfigNetStage1(method_lib.TrainingMethod):
+  """ConfigNet stage 1 (synthetic θ + unlabeled real images, HoloGAN branch).
+
+  Args:
+    resolution: image size (power of two >= 32).
+    factor_preset: ``"synthetic"`` (tfface's dataset) or ``"paper"``.
+    factors: explicit table name -> (θ dim, z dim); overrides the preset.
+    z_dims: per-factor z sizes for the synthetic preset.
+    generator: keyword arguments of :class:`model.Generator` (channels).
+    discriminator: keyword arguments of :class:`model.ImageDiscriminator`
+      (num_blocks, base_filters, max_filters); also used for the regressor.
+    learning_rate, beta_1, beta_2: Adam (4e-4, 0, 0.9).
+    image_loss_weight: λ_img on the VGG perceptual loss (5e-5 in stage 1).
+    eye_loss_weight: λ_eye (5).
+    domain_adversarial_weight: λ_DA (5).
+    latent_regression_weight: λ_reg (10).
+    r1_gamma: R1 weight γ (10).
+    r1_per_output: R1 on each discriminator output separately (the
+      reference) or on their sum (one pass; cheaper on CPU).
+    ema_decay: EMA of G (0.999).
+    vgg_weights_path: Keras VGG-19 weights file; None uses random features.
+    vgg_width: channel multiplier of the random-feature VGG (1 = full).
+    pixel_l1_weight: pixel L1 added to the perceptual loss (the fallback when
+      no VGG weights exist; 0 in the reference).
+    pose_range: (pitch, yaw, roll) maxima of random poses, radians.
+    preview_count: faces shown in TensorBoard image summaries.
+  """
+
+  stage = 1
+
+  def __init__(self,
+               resolution: int = 256,
+               factor_preset: str = "synthetic",
+               factors: Optional[Mapping[str, Sequence[int]]] = None,
+               z_dims: Optional[Mapping[str, int]] = None,
+               generator: Optional[Mapping[str, object]] = None,
+               discriminator: Optional[Mapping[str, object]] = None,
+               learning_rate: float = 4e-4,
+               beta_1: float = 0.0,
+               beta_2: float = 0.9,
+               image_loss_weight: float = 5e-5,
+               eye_loss_weight: float = 5.0,
+               domain_adversarial_weight: float = 5.0,
+               latent_regression_weight: float = 10.0,
+               r1_gamma: float = 10.0,
+               r1_per_output: bool = True,
+               ema_decay: float = 0.999,
+               vgg_weights_path: Optional[str] = None,
+               vgg_width: float = 1.0,
+               pixel_l1_weight: float = 0.0,
+               pose_range: Sequence[float] = POSE_RANGE,
+               preview_count: int = 4):
+    self.resolution = int(resolution)
+    self.table = factors_lib.make_factor_table(factor_preset, factors, z_dims)
+    self.generator_kwargs = dict(generator or {})
+    self.discriminator_kwargs = dict(discriminator or {})
+    self.learning_rate = learning_rate
+    self.betas = (beta_1, beta_2)
+    self.image_loss_weight = image_loss_weight
+    self.eye_loss_weight = eye_loss_weight
+    self.domain_adversarial_weight = domain_adversarial_weight
+    self.latent_regression_weight = latent_regression_weight
+    self.r1_gamma = r1_gamma
+    self.r1_per_output = r1_per_output
+    self.ema_decay = ema_decay
+    self.vgg_weights_path = vgg_weights_path or None
+    self.vgg_width = vgg_width
+    self.pixel_l1_weight = pixel_l1_weight
+    self.pose_range = tuple(float(p) for p in pose_range)
+    self.preview_count = int(preview_count)
+
+  # ---------------------------------------------------------------- building
+  def make_generator(self, name: str) -> model_lib.Generator:
+    return model_lib.Generator(self.table.latent_dim, self.resolution,
+                               name=name, **self.generator_kwargs)
+
+  def _networks(self) -> Dict[str, keras.Model]:
+    latent = self.table.latent_dim
+    dk = self.discriminator_kwargs
+    return {
+        "generator": self.make_generator("generator"),
+        "generator_ema": self.make_generator("generator_ema"),
+        "synthetic_encoder": model_lib.SyntheticEncoder(
+            self.table, name="synthetic_encoder"),
+        "d_real": model_lib.ImageDiscriminator(self.resolution, name="d_real",
+                                               **dk),
+        "d_synthetic": model_lib.ImageDiscriminator(
+            self.resolution, name="d_synthetic", **dk),
+        "d_domain": model_lib.DomainDiscriminator(latent, name="d_domain"),
+        "regressor": model_lib.LatentRegressor(latent, self.resolution,
+                                               name="regressor", **dk),
+    }
+
+  def build(self) -> None:
+    self.nets = self._networks()
+    model_lib.build_networks(self.nets, self.table, self.resolution)
+    for name, net in self.nets.items():
+      setattr(self, name, net)
+    self.perceptual = perceptual.PerceptualLoss(
+        self.vgg_weights_path, width=self.vgg_width,
+        pixel_l1_weight=self.pixel_l1_weight)
+    self.perceptual.build(self.resolution)
+    self.ema = WeightEMA(self.generator, self.generator_ema, self.ema_decay)
+    lr, (b1, b2) = self.learning_rate, self.betas
+    self.g_optimizer = _adam(lr, b1, b2, "g_optimizer")
+    self.d_real_optimizer = _adam(lr, b1, b2, "d_real_optimizer")
+    self.d_synthetic_optimizer = _adam(lr, b1, b2, "d_synthetic_optimizer")
+    self.d_domain_optimizer = _adam(lr, b1, b2, "d_domain_optimizer")
+    self.g_optimizer.build(self.generator_side_variables())
+    self.d_real_optimizer.build(self.d_real.trainable_variables)
+    self.d_synthetic_optimizer.build(self.d_synthetic.trainable_variables)
+    self.d_domain_optimizer.build(self.d_domain.trainable_variables)
+    self._build_preview()
+
+  def generator_side_variables(self):
+    """Variables of the G update: G, E_S and the latent regressor."""
+    return (self.generator.trainable_variables +
+            self.synthetic_encoder.trainable_variables +
+            self.regressor.trainable_variables)
+
+  def _build_preview(self):
+    # Faces for TensorBoard: the first replica's first faces of the latest
+    # batch (ONLY_FIRST_REPLICA variables may be assigned in replica context).
+    n, r = self.preview_count, self.resolution
+    agg = dict(trainable=False,
+               synchronization=tf.VariableSynchronization.ON_WRITE,
+               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    self.preview = {
+        "synthetic": tf.Variable(tf.zeros([n, r, r, 3]), name="prev_syn", **agg),
+        "real": tf.Variable(tf.zeros([n, r, r, 3]), name="prev_real", **agg),
+        "pose": tf.Variable(tf.zeros([n, 3]), name="prev_pose", **agg),
+        "theta": {f.name: tf.Variable(tf.zeros([n, f.theta_dim]),
+                                      name="prev_" + f"{i}", **agg)
+                  for i, f in enumerate(self.table.factors)},
+    }
+
+  def checkpoint_items(self) -> Dict[str, tf.Module]:
+    items = dict(self.nets)
+    items.update(g_optimizer=self.g_optimizer,
+                 d_real_optimizer=self.d_real_optimizer,
+                 d_synthetic_optimizer=self.d_synthetic_optimizer,
+                 d_domain_optimizer=self.d_domain_optimizer)
+    return items
+
+  # ---------------------------------------------------------------- steps
+  def _split(self, batch):
+    synthetic = batch["synthetic"]
+    theta = {n: synthetic["factors"][n] for n in self.table.names}
+    pose = synthetic["factors"][factors_lib.POSE_FACTOR]
+    return (synthetic["image"], theta, pose, synthetic["iris_mask"],
+            batch["real"]["image"])
+
+  def _record_preview(self, syn_image, theta, pose, real):
+    n = self.preview_count
+    if int(syn_image.shape[0]) < n or int(real.shape[0]) < n:
+      return
+    self.preview["synthetic"].assign(syn_image[:n])
+    self.preview["real"].assign(real[:n])
+    self.preview["pose"].assign(pose[:n])
+    for name, var in self.preview["theta"].items():
+      var.assign(theta[name][:n])
+
+  def _random_pose(self, n, seed):
+    bounds = tf.constant(self.pose_range, tf.float32)
+    return tf.random.stateless_uniform([n, 3], seed, -1.0, 1.0) * bounds
+
+  def _d_update(self, discriminator, optimizer, real, fake, prefix):
+    with tf.GradientTape() as tape:
+      r1, real_logits = cn_losses.r1_penalty(
+          discriminator, real, self.r1_gamma, per_output=self.r1_per_output,
+          output_names=getattr(discriminator, "output_names_", None))
+      fake_logits = discriminator(fake)
+      gan_loss = cn_losses.discriminator_gan_loss(real_logits, fake_logits)
+      total = gan_loss + r1
+    gradients.minimize(tape, optimizer, total,
+                       discriminator.trainable_variables)
+    return {f"{prefix}_gan": gan_loss, f"{prefix}_r1": r1}
+
+  def _perceptual(self, a, b):
+    return self.image_loss_weight * self.perceptual(a, b)
+
+  def train_step(self, batch) -> Dict[str, tf.Tensor]:
+    syn_image, theta, pose, iris, real = self._split(batch)
+    self._record_preview(syn_image, theta, pose, real)
+    n_real = tf.shape(real)[0]
+    step = self.global_step
+    z_rand = tf.random.stateless_normal(
+        [n_real, self.table.latent_dim], seeding.step_seed(self.seed, step, 1))
+    rot_rand = self._random_pose(n_real, seeding.step_seed(self.seed, step, 2))
+    real = _flip_random(real, seeding.step_seed(self.seed, step, 3))
+    n_syn = tf.shape(syn_image)[0]
+
+    # Discriminator updates (G fixed).
+    z_syn = self.synthetic_encoder(theta)
+    fake = self.generator(tf.concat([z_syn, z_rand], 0),
+                          tf.concat([pose, rot_rand], 0))
+    fake_syn, fake_rand = fake[:n_syn], fake[n_syn:]
+    out = {}
+    out.update(self._d_update(self.d_real, self.d_real_optimizer, real,
+                              fake_rand, "d_real"))
+    out.update(self._d_update(self.d_synthetic, self.d_synthetic_optimizer,
+                              syn_image, fake_syn, "d_syn"))
+    out.update(self._d_update(self.d_domain, self.d_domain_optimizer,
+                              z_rand, z_syn, "d_domain"))
+
+    # Generator-side update.
+    variables = self.generator_side_variables()
+    with tf.GradientTape() as tape:
+      z_syn = self.synthetic_encoder(theta)
+      fake = self.generator(tf.concat([z_syn, z_rand], 0),
+                            tf.concat([pose, rot_rand], 0))
+      fake_syn, fake_rand = fake[:n_syn], fake[n_syn:]
+      g = {
+          "g_image": self._perceptual(syn_image, fake_syn),
+          "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
+              syn_image, fake_syn, iris),
+          "g_gan_syn": cn_losses.generator_gan_loss(self.d_synthetic(fake_syn)),
+          "g_gan_real": cn_losses.generator_gan_loss(self.d_real(fake_rand)),
+          "g_domain": self.domain_adversarial_weight * tf.reduce_mean(
+              tf.nn.softplus(-self.d_domain(z_syn))),
+          "g_regression": self.latent_regression_weight *
+                          cn_losses.latent_regression_loss(
+                              self.regressor(fake),
+                              tf.concat([z_syn, z_rand], 0),
+                              tf.concat([pose, rot_rand], 0)),
+      }
+      total = cn_losses.sum_losses(g)
+    gradients.minimize(tape, self.g_optimizer, total, variables)
+    out.update(g)
+    out["g_total"] = total
+    return out
+
+  def after_step(self) -> None:
+    self.ema.update()
+
+  # ---------------------------------------------------------------- summaries
+  def image_summaries(self):
+    theta = {k: v.read_value() for k, v in self.preview["theta"].items()}
+    pose = self.preview["pose"].read_value()
+    z = self.synthetic_encoder(theta)
+    images = {
+        "synthetic/target": self.preview["synthetic"].read_value(),
+        "synthetic/reconstruction": self.generator_ema(z, pose),
+    }
+    # Yaw sweep of the first preview face.
+    yaws = tf.linspace(-self.pose_range[1], self.pose_range[1], 5)
+    sweep_pose = tf.stack([tf.zeros_like(yaws), yaws, tf.zeros_like(yaws)], 1)
+    images["sweep/yaw"] = self.generator_ema(tf.tile(z[:1], [5, 1]),
+                                             sweep_pose)
+    # Each factor swapped in from the other preview faces.
+    for name in self.table.names[:6]:
+      start, stop = self.table.latent_slice(name)
+      swapped = tf.concat([tf.tile(z[:1, :start], [z.shape[0], 1]),
+                           z[:, start:stop],
+                           tf.tile(z[:1, stop:], [z.shape[0], 1])], 1)
+      images[f"sweep/{name}"] = self.generator_ema(
+          swapped, tf.tile(pose[:1], [z.shape[0], 1]))
+    images.update(self._extra_summaries())
+    return images
+
+  def _extra_summaries(self):
+    return {}
+
+  # ---------------------------------------------------------------- export
+  def export_signatures(self):
+    from tfface.methods.confignet import export as export_lib  # pylint: disable=g-import-not-at-top
+    return export_lib.serving_module(self)
+
+
+def _resolve_checkpoint(path: str) -> str:
+  """A checkpoint prefix from a prefix, a checkpoints dir or a run dir."""
+  if tf.io.gfile.exists(path + ".index"):
+    return path
+  for directory in (path, os.path.join(path, "checkpoints")):
+    latest = tf.train.latest_checkpoint(directory)
+    if latest:
+      return latest
+  raise ValueError(f"no checkpoint found at {path!r}; expected a checkpoint "
+                   "prefix, a checkpoints/ directory or a run directory")
+
+
+@gin.configurable
+class ConfigNetStage2(ConfigNetStage1):
+  """ConfigNet stage 2: adds E_R, reconstructs real images.
+
+  Args:
+    init_checkpoint: stage-1 run directory or checkpoint; its G, G_ema, E_S,
+      discriminators and regressor initialize this stage (optimizers start
+      fresh, E_R from ``encoder_weights_path`` or random, as in the
+      reference). None starts from scratch (tests).
+    image_loss_weight: λ_img, ×10 the stage-1 value (5e-4).
+    encoder_backbone: ``"resnet50"`` (reference) or ``"small"`` (CPU demo).
+    encoder_weights_path: Keras ResNet-50 (no top) weights file, or None.
+    encoder_widths: channels of the ``small`` backbone.
+    other args: as :class:`ConfigNetStage1`.
+  """
+
+  stage = 2
+
+  def __init__(self, init_checkpoint: Optional[str] = None,
+               image_loss_weight: float = 5e-4,
+               encoder_backbone: str = "resnet50",
+               encoder_weights_path: Optional[str] = None,
+               encoder_widths: Sequence[int] = (32, 64, 128, 256),
+               **kwargs):
+    super().__init__(image_loss_weight=image_loss_weight, **kwargs)
+    self.init_checkpoint = init_checkpoint
+    self.encoder_backbone = encoder_backbone
+    self.encoder_weights_path = encoder_weights_path or None
+    self.encoder_widths = tuple(encoder_widths)
+
+  def _networks(self):
+    nets = super()._networks()
+    nets["real_encoder"] = model_lib.RealEncoder(
+        self.table.latent_dim, self.resolution, self.encoder_backbone,
+        self.encoder_weights_path, self.encoder_widths, name="real_encoder")
+    return nets
+
+  def build(self) -> None:
+    super().build()
+    if self.init_checkpoint:
+      path = _resolve_checkpoint(self.init_checkpoint)
+      shared = {k: v for k, v in self.nets.items() if k != "real_encoder"}
+      tf.train.Checkpoint(**shared).restore(path).expect_partial(
+      ).assert_existing_objects_matched()
+      logging.info("stage 2 initialized from %s", path)
+
+  def generator_side_variables(self):
+    return (super().generator_side_variables() +
+            self.real_encoder.trainable_variables)
+
+  def train_step(self, batch) -> Dict[str, tf.Tensor]:
+    syn_image, theta, pose, iris, real = self._split(batch)
+    self._record_preview(syn_image, theta, pose, real)
+    step = self.global_step
+    real = _flip_random(real, seeding.step_seed(self.seed, step, 3))
+    n_syn = tf.shape(syn_image)[0]
+
+    z_syn = self.synthetic_encoder(theta)
+    z_real, rot_real = self.real_encoder(real, training=False)
+    fake = self.generator(tf.concat([z_syn, z_real], 0),
+                          tf.concat([pose, rot_real], 0))
+    fake_syn, recon = fake[:n_syn], fake[n_syn:]
+    out = {}
+    out.update(self._d_update(self.d_real, self.d_real_optimizer, real,
+                              recon, "d_real"))
+    out.update(self._d_update(self.d_synthetic, self.d_synthetic_optimizer,
+                              syn_image, fake_syn, "d_syn"))
+    out.update(self._d_update(self.d_domain, self.d_domain_optimizer,
+                              z_real, z_syn, "d_domain"))
+
+    variables = self.generator_side_variables()
+    with tf.GradientTape() as tape:
+      z_syn = self.synthetic_encoder(theta)
+      z_real, rot_real = self.real_encoder(real, training=True)
+      z_all = tf.concat([z_syn, z_real], 0)
+      rot_all = tf.concat([pose, rot_real], 0)
+      fake = self.generator(z_all, rot_all)
+      fake_syn, recon = fake[:n_syn], fake[n_syn:]
+      g = {
+          "g_image": self._perceptual(syn_image, fake_syn),
+          "g_image_real": self._perceptual(real, recon),
+          "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
+              syn_image, fake_syn, iris),
+          "g_gan_syn": cn_losses.generator_gan_loss(self.d_synthetic(fake_syn)),
+          "g_gan_real": cn_losses.generator_gan_loss(self.d_real(recon)),
+          "g_domain": self.domain_adversarial_weight *
+                      cn_losses.domain_adversarial_generator_loss(
+                          self.d_domain(z_real), self.d_domain(z_syn)),
+          "g_regression": self.latent_regression_weight *
+                          cn_losses.latent_regression_loss(
+                              self.regressor(fake), z_all, rot_all,
+                              normalize=True),
+      }
+      total = cn_losses.sum_losses(g)
+    gradients.minimize(tape, self.g_optimizer, total, variables)
+    out.update(g)
+    out["g_total"] = total
+    return out
+
+  def _extra_summaries(self):
+    real = self.preview["real"].read_value()
+    z, rotation = self.real_encoder(real, training=False)
+    return {"real/target": real,
+            "real/reconstruction": self.generator_ema(z, rotation)}
+
+
+@gin.configurable
+class ConfigNetLatentGAN(method_lib.TrainingMethod):
+  """The latent GAN: G_lat maps w ~ N(0, I) to E_R's embedding distribution.
+
+  Non-saturating losses, R1 (γ = 10) on real embeddings, Adam(5e-5,
+  β = (0, 0.9)) — one optimizer each for G_lat and D_lat — and EMA 0.999 of
+  G_lat. Batches are ``{"z": [B, Z]}`` embeddings
+  (:func:`tfface.methods.confignet.data.embedding_dataset`).
+
+  Args:
+    latent_dim: Z.
+    hidden: MLP width (default 2·Z).
+    learning_rate, beta_1, beta_2, r1_gamma, ema_decay: as above.
+  """
+
+  def __init__(self, latent_dim: int = gin.REQUIRED,
+               hidden: Optional[int] = None,
+               learning_rate: float = 5e-5, beta_1: float = 0.0,
+               beta_2: float = 0.9, r1_gamma: float = 10.0,
+               ema_decay: float = 0.999):
+    self.latent_dim = int(latent_dim)
+    self.hidden = hidden
+    self.learning_rate = learning_rate
+    self.betas = (beta_1, beta_2)
+    self.r1_gamma = r1_gamma
+    self.ema_decay = ema_decay
+
+  def build(self) -> None:
+    z = tf.zeros([1, self.latent_dim])
+    self.generator = model_lib.LatentGenerator(self.latent_dim, self.hidden,
+                                               name="latent_generator")
+    self.generator_ema = model_lib.LatentGenerator(
+        self.latent_dim, self.hidden, name="latent_generator_ema")
+    self.discriminator = model_lib.LatentDiscriminator(
+        self.latent_dim, self.hidden, name="latent_discriminator")
+    for net in (self.generator, self.generator_ema, self.discriminator):
+      net(z)
+    self.ema = WeightEMA(self.generator, self.generator_ema, self.ema_decay)
+    lr, (b1, b2) = self.learning_rate, self.betas
+    self.g_optimizer = _adam(lr, b1, b2, "g_optimizer")
+    self.d_optimizer = _adam(lr, b1, b2, "d_optimizer")
+    self.g_optimizer.build(self.generator.trainable_variables)
+    self.d_optimizer.build(self.discriminator.trainable_variables)
+
+  def checkpoint_items(self):
+    return {"latent_generator": self.generator,
+            "latent_generator_ema": self.generator_ema,
+            "latent_discriminator": self.discriminator,
+            "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+
+  def train_step(self, batch):
+    real = batch["z"]
+    n = tf.shape(real)[0]
+    w = tf.random.stateless_normal([n, self.latent_dim],
+                                   seeding.step_seed(self.seed,
+                                                     self.global_step, 1))
+    fake = self.generator(w)
+    with tf.GradientTape() as tape:
+      r1, real_logits = cn_losses.r1_penalty(self.discriminator, real,
+                                             self.r1_gamma)
+      d_gan = cn_losses.discriminator_gan_loss(real_logits,
+                                               self.discriminator(fake))
+      d_total = d_gan + r1
+    gradients.minimize(tape, self.d_optimizer, d_total,
+                       self.discriminator.trainable_variables)
+    with tf.GradientTape() as tape:
+      g_gan = cn_losses.generator_gan_loss(
+          self.discriminator(self.generator(w)))
+    gradients.minimize(tape, self.g_optimizer, g_gan,
+                       self.generator.trainable_variables)
+    return {"d_gan": d_gan, "d_r1": r1, "g_gan": g_gan}
+
+  def after_step(self) -> None:
+    self.ema.update()
