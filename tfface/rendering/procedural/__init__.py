@@ -1,0 +1,1 @@
+"""Construction of the procedural face model (NumPy, build time only)."""
