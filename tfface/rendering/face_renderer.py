@@ -183,17 +183,23 @@ class FaceRenderer:
                                             self.ambient_offset)
     depth = self.camera.depth(posed)[..., None]
     batch = tf.shape(posed)[0]
-    attributes = {"color": color, "normal": posed_normals, "depth": depth,
-                  "albedo": albedo}
+    # One packed attribute: a single gather/interpolation for all channels.
+    channels = [("color", color, 3), ("normal", posed_normals, 3),
+                ("depth", depth, 1), ("albedo", albedo, 3)]
     if self._regions is not None:
-      attributes["regions"] = tf.broadcast_to(
+      channels.append(("regions", tf.broadcast_to(
           self._regions[None],
-          tf.concat([[batch], tf.shape(self._regions)], 0))
+          tf.concat([[batch], tf.shape(self._regions)], 0)),
+                       len(self.region_names)))
+    sizes = [size for _, _, size in channels]
+    packed = tf.concat([value for _, value, _ in channels], axis=-1)
     raster = rasterizer.rasterize(
-        posed, self._triangles, attributes,
+        posed, self._triangles, {"packed": packed},
         self.camera.view_projection_matrix(batch), (height, width),
         backend=self.backend, enable_cull_face=self.enable_cull_face)
     mask = raster["mask"]
+    raster.update(zip([name for name, _, _ in channels],
+                      tf.split(raster["packed"], sizes, axis=-1)))
 
     face = 2.0 * tf.clip_by_value(raster["color"], 0.0, 1.0) - 1.0
     if background is None:
