@@ -159,6 +159,8 @@ class FaceRenderer:
           camera frame (+z toward the camera), 0 on the background;
         `albedo`: `[B, H, W, 3]` float32 in [0, 1], unshaded albedo, 0 on the
           background;
+        `triangle_indices`: `[B, H, W, 1]` int32 visible triangle (an index
+          into `model.triangles`; 0 on the background, see `mask`);
         `landmarks`: `[B, 68, 2]` float32 (x, y) continuous pixel coordinates
           (x right, y down, pixel centres at +0.5) of the model's landmark
           vertices, whether visible or not;
@@ -213,6 +215,7 @@ class FaceRenderer:
         "depth": raster["depth"],
         "normals": face_model.safe_normalize(raster["normal"]) * mask,
         "albedo": raster["albedo"],
+        "triangle_indices": raster["triangle_indices"],
         "landmarks": self.camera.project(
             tf.gather(posed, self._landmarks, axis=1)),
         "regions": {},
