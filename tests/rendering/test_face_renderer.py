@@ -150,6 +150,16 @@ def test_bad_parameters_raise(renderer, model):
     face_renderer.FaceRenderer(model, SIZE, backend="opengl")
   with pytest.raises(ValueError, match="model must be a FaceModel"):
     face_renderer.FaceRenderer(object(), SIZE)
+  with pytest.raises(ValueError, match="background must be a scalar or 3"):
+    face_renderer.FaceRenderer(model, SIZE, background=(0.0, 1.0))
+
+
+def test_renders_a_257_coefficient_vector(renderer):
+  params = _params(renderer, 2, seed=12, pose=[[0.1, 0.2, 0.0]] * 2)
+  coeffs = bfm.join_coefficients(params)
+  assert coeffs.shape == (2, 257)
+  a = renderer.render(bfm.split_coefficients(coeffs))["image"].numpy()
+  np.testing.assert_array_equal(a, renderer.render(params)["image"].numpy())
 
 
 def test_camera_presets_and_rescaling(model):

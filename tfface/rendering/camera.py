@@ -112,7 +112,7 @@ class Camera:
   far: float = 30.0
 
   def __post_init__(self):
-    height, width = _image_size(self.image_size)
+    height, width = parse_image_size(self.image_size)
     object.__setattr__(self, "image_size", (height, width))
     if not self.focal > 0:
       raise ValueError(f"Camera focal must be > 0 pixels, got {self.focal}.")
@@ -139,7 +139,7 @@ class Camera:
   def resized(self, image_size: Union[int, Sequence[int]]) -> "Camera":
     """The same view at another resolution (focal and principal point scaled
     by the height ratio and width ratio respectively)."""
-    height, width = _image_size(image_size)
+    height, width = parse_image_size(image_size)
     sy, sx = height / self.height, width / self.width
     cx, cy = self.principal_point
     return dataclasses.replace(self, image_size=(height, width),
@@ -218,7 +218,7 @@ def deep3d_camera(image_size: Union[int, Sequence[int]] = DEEP3D_IMAGE_SIZE,
   Returns:
     A `Camera`.
   """
-  height, width = _image_size(image_size)
+  height, width = parse_image_size(image_size)
   return Camera((height, width), DEEP3D_FOCAL * height / DEEP3D_IMAGE_SIZE,
                 **kwargs)
 
@@ -235,12 +235,17 @@ def discofacegan_camera(
   Returns:
     A `Camera`.
   """
-  height, width = _image_size(image_size)
+  height, width = parse_image_size(image_size)
   return Camera((height, width),
                 DISCOFACEGAN_FOCAL * height / DISCOFACEGAN_IMAGE_SIZE, **kwargs)
 
 
-def _image_size(image_size) -> Tuple[int, int]:
+def parse_image_size(image_size) -> Tuple[int, int]:
+  """An int or `(height, width)` -> `(height, width)` positive Python ints.
+
+  Raises:
+    ValueError: on anything else.
+  """
   if isinstance(image_size, int):
     image_size = (image_size, image_size)
   try:

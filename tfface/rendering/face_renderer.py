@@ -79,16 +79,17 @@ class FaceRenderer:
     if backend not in rasterizer.BACKENDS:
       raise ValueError(
           f"backend must be one of {rasterizer.BACKENDS}, got {backend!r}.")
-    height, width = camera_lib._image_size(image_size)  # pylint: disable=protected-access
+    height, width = camera_lib.parse_image_size(image_size)
     if camera is None:
       camera = camera_lib.deep3d_camera((height, width))
     elif camera.image_size != (height, width):
       camera = camera.resized((height, width))
-    background = np.broadcast_to(np.asarray(background, np.float32), [3]) \
-        if np.size(background) in (1, 3) else None
-    if background is None:
+    background = np.asarray(background, np.float32).reshape(-1)
+    if background.size not in (1, 3):
       raise ValueError(
-          "background must be a scalar or 3 RGB values in [-1, 1].")
+          "background must be a scalar or 3 RGB values in [-1, 1], got "
+          f"{background.size} values.")
+    background = np.broadcast_to(background, [3])
     self.model = model
     self.image_size = (height, width)
     self.camera = camera
