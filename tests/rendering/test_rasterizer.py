@@ -258,5 +258,25 @@ def test_bad_inputs_raise_clear_errors():
   with pytest.raises(ValueError, match="attribute 'c'"):
     rasterizer.rasterize(verts[None], tris, {"c": verts[None, :4]}, vp,
                          (8, 8))
+  with pytest.raises(ValueError, match="triangles is empty"):
+    rasterizer.rasterize(verts[None], tris[:0], None, vp, (8, 8))
   with pytest.raises(ValueError, match="reserved"):
     rasterizer.rasterize(verts[None], tris, {"mask": verts[None]}, vp, (8, 8))
+
+
+def test_tf_backend_is_scale_invariant_for_distant_cameras():
+  # Scaling scene and camera distance together leaves the image unchanged.
+  # At w ~ 60 TF Graphics' kernel overflows its int64 determinant and drops
+  # triangles; the pure-TF backend takes the sign in float64.
+  rng = np.random.default_rng(13)
+  verts, tris = _random_soup(rng, 1, 40, 30)
+  near = _view_projection(1, eye=(0.0, 0.0, 4.0), far=100.0)
+  far = _view_projection(1, eye=(0.0, 0.0, 60.0), far=100.0)
+  ids_near = rasterizer.rasterize(verts, tris, None, near, (24, 24))
+  ids_far = rasterizer.rasterize(verts * 15.0, tris, None, far, (24, 24))
+  assert ids_near["mask"].numpy().sum() > 50
+  np.testing.assert_array_equal(ids_near["mask"].numpy(),
+                                ids_far["mask"].numpy())
+  same = (ids_near["triangle_indices"].numpy() ==
+          ids_far["triangle_indices"].numpy())
+  assert same.mean() >= 0.99

@@ -17,7 +17,10 @@ Backends:
   and resolves visibility with segment minima (a z-buffer). The inside test
   reproduces TF Graphics' CPU kernel exactly (16.16 fixed-point homogeneous
   edge functions, watertight on shared edges; nearest NDC z wins, ties go to
-  the lower triangle id), so both backends pick the same triangles.
+  the lower triangle id), so both backends pick the same triangles. The
+  64-bit fixed-point edge functions need clip coordinates below about 70 in
+  magnitude (w is the distance from the camera; the face cameras have w of
+  about 10; the kernel itself is limited to about 20).
 * ``"tfg_cpu"``: TF Graphics' own ``triangle_rasterizer.rasterize`` with its
   C++ CPU kernel, rebuilt from the wheel's sources by
   :mod:`tfface.rendering.kernel_build`. Needs a static batch size; runs on the
@@ -34,7 +37,7 @@ import tensorflow as tf
 BACKENDS = ("tf", "tfg_cpu")
 
 # (triangle, pixel) candidates handled per while-loop iteration of the "tf"
-# backend; bounds its transient memory to roughly 150 bytes per candidate.
+# backend; bounds its transient memory (about 350 bytes per candidate).
 DEFAULT_CHUNK_SIZE = 1 << 19
 
 _FIXED_ONE = 65536.0  # 16 fractional bits, as in rasterize_triangles_impl.cc.
@@ -178,7 +181,11 @@ def rasterize_triangle_ids(
       a21 * a32 - a31 * a22, a12 * a31 - a32 * a11, a11 * a22 - a21 * a12
   ], axis=-1)  # [N, 9]
   if not enable_cull_face:
-    det = a11 * m[:, 0] + a12 * m[:, 3] + a13 * m[:, 6]
+    # Only the sign matters; float64 keeps it without int64 overflow (the
+    # kernel's int64 determinant overflows once |clip coordinates| > ~20).
+    as_f64 = lambda t: tf.cast(t, tf.float64)
+    det = (as_f64(a11) * as_f64(m[:, 0]) + as_f64(a12) * as_f64(m[:, 3]) +
+           as_f64(a13) * as_f64(m[:, 6]))
     m = m * tf.where(det < 0, tf.constant(-1, tf.int64),
                      tf.constant(1, tf.int64))[:, None]
 
@@ -442,6 +449,8 @@ def _check_shapes(vertices, triangles, attributes, view_projection_matrix):
   if triangles.shape.rank != 2 or triangles.shape[-1] != 3:
     raise ValueError(
         f"triangles must be [T, 3] int32, got shape {triangles.shape}.")
+  if triangles.shape[0] == 0:
+    raise ValueError("triangles is empty; expected at least one [T, 3] row.")
   if (view_projection_matrix.shape.rank != 3 or
       view_projection_matrix.shape[1:] != (4, 4)):
     raise ValueError("view_projection_matrix must be [B, 4, 4], got shape "
