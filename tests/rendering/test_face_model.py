@@ -79,7 +79,8 @@ def test_default_parameters_and_validate():
   with pytest.raises(ValueError, match="missing parameter group 'albedo'"):
     model.validate({"identity": params["identity"],
                     "expression": params["expression"]})
-  with pytest.raises(ValueError, match=r"'albedo' has shape .*expected \[B, 3\]"):
+  with pytest.raises(ValueError,
+                     match=r"'albedo' has shape .*expected \[B, 3\]"):
     model.validate(dict(params, albedo=tf.zeros([4, 2])))
   with pytest.raises(ValueError, match="batch size 2"):
     model.validate(dict(params, albedo=tf.zeros([2, 3])))

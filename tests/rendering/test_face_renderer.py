@@ -212,7 +212,8 @@ def test_backends_agree(model):
   mask_a, mask_b = a["mask"].numpy() > 0, b["mask"].numpy() > 0
   assert (mask_a == mask_b).mean() > 0.99
   both = (mask_a & mask_b)[..., 0]
-  assert np.abs(a["image"].numpy()[both] - b["image"].numpy()[both]).mean() < 1e-3
+  difference = a["image"].numpy()[both] - b["image"].numpy()[both]
+  assert np.abs(difference).mean() < 1e-3
 
 
 def test_gradients_match_finite_differences(model):

@@ -53,7 +53,8 @@ def rotation_matrix(angles: tf.Tensor) -> tf.Tensor:
   if angles.shape.rank is not None and (
       angles.shape.rank < 1 or angles.shape[-1] not in (None, 3)):
     raise ValueError(
-        f"angles must be [..., 3] (pitch, yaw, roll), got shape {angles.shape}.")
+        "angles must be [..., 3] (pitch, yaw, roll), got shape "
+        f"{angles.shape}.")
   sin, cos = tf.sin(angles), tf.cos(angles)
   sx, sy, sz = tf.unstack(sin, axis=-1)
   cx, cy, cz = tf.unstack(cos, axis=-1)

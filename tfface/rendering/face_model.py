@@ -161,7 +161,9 @@ def validate_groups(params: Params, sizes: Mapping[str, int],
       raise ValueError(
           f"{owner}: missing parameter group {name!r}; expected a [B, {size}] "
           f"float32 tensor (groups: {list(sizes)}).")
-    shape = tf.TensorShape(getattr(params[name], "shape", np.shape(params[name])))
+    value = params[name]
+    shape = tf.TensorShape(value.shape if hasattr(value, "shape") else
+                           np.shape(value))
     if shape.rank != 2 or (shape[1] is not None and shape[1] != size):
       raise ValueError(
           f"{owner}: parameter group {name!r} has shape {shape}; expected "
