@@ -117,6 +117,7 @@ class ProgressBar:
     self.desc = desc
     self.enabled = enabled
     self.count = 0
+    self._skipped = 0
     self._stream = stream if stream is not None else sys.stderr
     self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
     self._width = width
@@ -126,22 +127,31 @@ class ProgressBar:
 
   @property
   def rate(self) -> float:
-    """Items per second since the bar started."""
+    """Items processed per second since the bar started (skips excluded)."""
     elapsed = time.monotonic() - self._start
-    return self.count / elapsed if elapsed > 0 else 0.0
+    done = self.count - self._skipped
+    return done / elapsed if elapsed > 0 and done > 0 else 0.0
 
   def line(self) -> str:
     filled = (self._width * self.count // self.total) if self.total else self._width
     bar = "#" * filled + "." * (self._width - filled)
     text = f"{self.desc}[{bar}] {self.count}/{self.total}"
     rate = self.rate
+    if self._skipped:
+      text += f" ({self._skipped} skipped)"
     if rate > 0:
       text += f" {rate:.3g} {self.unit}/s"
       if self.count < self.total:
         text += f" ETA {format_duration((self.total - self.count) / rate)}"
     return text
 
+  def skip(self, n: int) -> None:
+    """Advances by ``n`` items that needed no work (e.g. existing shards)."""
+    self._skipped += n
+    self.update(n)
+
   def update(self, n: int = 1) -> None:
+    """Advances by ``n`` processed items and redraws when due."""
     self.count += n
     if not self.enabled:
       return
