@@ -1,16 +1,59 @@
 """Tests for tfface.rendering.face_renderer on a synthetic BFM-format model."""
 
+import collections
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfface.rendering import bfm
 from tfface.rendering import camera as camera_lib
+from tfface.rendering import face_model
 from tfface.rendering import face_renderer
 from tfface.rendering import kernel_build
 from tfface.rendering import rasterizer
+from tests.rendering import test_face_model
 
 SIZE = 32
+
+
+class _BlobModel(face_model.FaceModel):
+  """A smooth deformable ellipsoid: a FaceModel using the generic normals."""
+
+  def __init__(self):
+    verts, self._tris = test_face_model.icosphere(2)
+    self._dirs = verts.astype(np.float32)
+    self._base = verts * np.float32([0.8, 1.0, 0.7])
+    x, y, z = verts.T
+    # Smooth displacement fields along the radial direction.
+    self._id_fields = np.stack([x, y, x * y, z * z], -1).astype(np.float32)
+    self._exp_fields = np.stack([y * z, x * x - y * y], -1).astype(np.float32)
+    self._albedo_fields = np.stack([np.ones_like(x), x, y], -1).astype(
+        np.float32)
+
+  triangles = property(lambda self: self._tris)
+  num_vertices = property(lambda self: len(self._base))
+  landmark_indices = property(
+      lambda self: np.arange(68, dtype=np.int32) % len(self._base))
+  expression_names = property(lambda self: ("a", "b"))
+
+  @property
+  def parameter_sizes(self):
+    return collections.OrderedDict(identity=4, expression=2, albedo=9)
+
+  def region_weights(self):
+    return {"skin": (0.5 + 0.5 * self._dirs[:, 1]).astype(np.float32)}
+
+  def vertices(self, params):
+    radial = 0.1 * (
+        tf.einsum("vk,bk->bv", self._id_fields, params["identity"]) +
+        tf.einsum("vk,bk->bv", self._exp_fields, params["expression"]))
+    return self._base[None] + radial[..., None] * self._dirs[None]
+
+  def albedo(self, params):
+    coefficients = tf.reshape(params["albedo"], [-1, 3, 3])
+    return 0.6 + 0.1 * tf.einsum("vk,bck->bvc", self._albedo_fields,
+                                 coefficients)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +201,9 @@ def test_renders_a_257_coefficient_vector(renderer):
   params = _params(renderer, 2, seed=12, pose=[[0.1, 0.2, 0.0]] * 2)
   coeffs = bfm.join_coefficients(params)
   assert coeffs.shape == (2, 257)
+  # The renderer's own layout of a BFM model is Deep3DFaceRecon's.
+  assert (renderer.coefficient_layout.describe() ==
+          bfm.DEEP3D_LAYOUT.describe())
   a = renderer.render(bfm.split_coefficients(coeffs))["image"].numpy()
   np.testing.assert_array_equal(a, renderer.render(params)["image"].numpy())
 
@@ -216,22 +262,31 @@ def test_backends_agree(model):
   assert np.abs(difference).mean() < 1e-3
 
 
-def test_gradients_match_finite_differences(model):
+@pytest.mark.parametrize("model_name", ["bfm", "blob"])
+def test_gradients_match_finite_differences(model, model_name):
   """Directional derivatives of every parameter group vs central differences.
 
   Visibility is not differentiable, so the loss only weighs pixels whose
-  triangle is the same in the base and both perturbed renders.
+  triangle is the same in the base and both perturbed renders. Run for the
+  BFM loader (point_buf normals) and a generic FaceModel (generic normals).
   """
+  if model_name == "blob":
+    model = _BlobModel()
   renderer = face_renderer.FaceRenderer(model, 24)
-  base = _params(renderer, 1, seed=8, pose=[[0.1, -0.2, 0.05]],
-                 translation=[[0.02, -0.05, 0.1]])
-  rng = np.random.default_rng(9)
+  rng = np.random.default_rng(8)
+  base = renderer.default_parameters(1)
+  for name, size in model.parameter_sizes.items():
+    base[name] = tf.constant(rng.normal(0, 0.5, (1, size)), tf.float32)
+  base["pose"] = tf.constant([[0.1, -0.2, 0.05]])
+  base["translation"] = tf.constant([[0.02, -0.05, 0.1]])
+  base["sh"] = tf.constant(rng.normal(0, 0.1, (1, 27)), tf.float32)
   weights = {"image": rng.normal(size=(1, 24, 24, 3)),
              "depth": rng.normal(size=(1, 24, 24, 1)),
              "normals": rng.normal(size=(1, 24, 24, 3))}
   weights = {k: tf.constant(v, tf.float32) for k, v in weights.items()}
   steps = {"identity": 0.02, "expression": 0.02, "albedo": 0.02,
            "pose": 2e-3, "translation": 2e-3, "sh": 0.01}
+  assert set(steps) == set(renderer.parameter_sizes)
 
   def loss(params, stable):
     out = renderer.render(params)

@@ -24,6 +24,7 @@ marked `do_not_convert`, so `tf.function` traces them directly instead of
 spending seconds on AutoGraph conversion of the rasterizer.
 """
 
+import collections
 from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -34,7 +35,9 @@ from tfface.rendering import face_model
 from tfface.rendering import lighting
 from tfface.rendering import rasterizer
 
-SCENE_SIZES = {"pose": 3, "translation": 3, "sh": lighting.NUM_SH_COEFFICIENTS}
+# Scene groups, in Deep3DFaceRecon's order (angles | gamma | trans).
+SCENE_SIZES = collections.OrderedDict([
+    ("pose", 3), ("sh", lighting.NUM_SH_COEFFICIENTS), ("translation", 3)])
 
 
 class FaceRenderer:
@@ -105,11 +108,21 @@ class FaceRenderer:
                                  tf.float32) if regions else None)  # [V, R]
 
   @property
-  def parameter_sizes(self) -> Dict[str, int]:
-    """The model's groups plus `pose` 3, `translation` 3 and `sh` 27."""
-    sizes = dict(self.model.parameter_sizes)
+  def parameter_sizes(self) -> "collections.OrderedDict[str, int]":
+    """The model's groups, then `pose` 3, `sh` 27 and `translation` 3."""
+    sizes = collections.OrderedDict(self.model.parameter_sizes)
     sizes.update(SCENE_SIZES)
     return sizes
+
+  @property
+  def coefficient_layout(self) -> face_model.CoefficientLayout:
+    """Flat-vector layout of `parameter_sizes` (model groups, then scene).
+
+    For `BfmFaceModel` this is Deep3DFaceRecon's 257 layout
+    (`bfm.DEEP3D_LAYOUT`); `coefficient_layout.split(flat)` gives `render`'s
+    `params`.
+    """
+    return face_model.CoefficientLayout(list(self.parameter_sizes.items()))
 
   def default_parameters(self, batch_size: int) -> Dict[str, tf.Tensor]:
     """Neutral face, frontal pose, zero translation, ambient light (sh = 0)."""
