@@ -274,8 +274,12 @@ def test_hair_and_beard_parameters(model):
   assert beards[0].max() < 0.05
   assert beards[1][chin] > 0.5
   assert beards[2].sum() > beards[1].sum() + 30
-  lm = _verts(model)[model.landmark_indices]
-  assert np.all(_verts(model)[beards[2] > 0.5, 1] < lm[30, 1])
+  mean = _verts(model)
+  lm = mean[model.landmark_indices]
+  bearded = mean[beards[2] > 0.5]
+  assert np.all(bearded[:, 1] < lm[36, 1])  # sideburns stay below the eyes
+  central = np.abs(bearded[:, 0]) < lm[45, 0] - lm[42, 0]
+  assert np.all(bearded[central, 1] < lm[30, 1])  # and below the nose tip
 
 
 def test_albedo_range_and_regions(model):

@@ -63,7 +63,9 @@ _LID_STATES = {
 JAW_PIVOT = np.array([0.0, 0.1, -0.4])
 JAW_ANGLE = 0.3  # radians at jawOpen = 1.
 
-MOUTH_CENTRE = np.array([0.0, -0.385, 0.1])
+FILLER_RADII = np.array([0.16, 0.085, 0.13])
+FILLER_OFFSET = np.array([0.0, 0.0, -0.03])
+MOUTH_CENTRE = np.array([0.0, -0.375, 0.1])
 MOUTH_RADII = np.array([0.19, 0.09, 0.17])
 
 SKIN_RGB = np.array([0.80, 0.60, 0.50])
@@ -160,7 +162,7 @@ class _Skin:
     u = (np.abs(g.azimuth) - a_in) / (a_out - a_in)
     inside = (u > 0) & (u < 1)
     self.lid_profile = np.where(
-        inside, np.sin(np.pi * np.clip(u, 0, 1))**0.75, 0.0)
+        inside, np.sin(np.pi * np.clip(u, 0, 1))**1.1, 0.0)
     # Rows whose rays the lids pull: near the eye row, within the eye band.
     self.lid_region = (g.elevation <= _LID_TOP) & (g.elevation >=
                                                    -_LID_BOTTOM) & inside
@@ -221,8 +223,11 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   num_skin = len(neutral_skin)
 
   # ---- Mouth interior: a closed ellipsoid behind the lips.
-  n_mouth_rows = 10 + 4 * resolution
-  th = np.linspace(0, np.pi, n_mouth_rows + 2)[1:-1]
+  # Rows as heights (-cos of the polar angle), with an equator row and
+  # rows close to it: the gap between the teeth stays dark when stretched.
+  heights = np.array([0.95, 0.8, 0.6, 0.45, 0.3, 0.15, 0.05, 0.0, -0.05,
+                      -0.15, -0.3, -0.45, -0.6, -0.8, -0.95])
+  th = np.sort(np.arccos(-heights))
   unit, _, mouth_tris = _uv_sphere(th, 12 + 6 * resolution)
   # Rotate the sphere's +z pole to -y so that rows are horizontal bands.
   rot = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])
@@ -239,15 +244,23 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   eye_local = eye_unit * sdf.EYEBALL_RADIUS
   centres = np.stack([sdf.eye_centre(-1.0), sdf.eye_centre(1.0)])
 
-  offsets = np.cumsum([0, num_skin, len(mouth), len(eye_unit)])
+  # Eye-socket fillers: static flattened ellipsoids behind the eyeballs,
+  # wider than them, so the eye corners show conjunctiva, not the skull.
+  fill_unit, _, fill_tris = _uv_sphere(np.linspace(0, np.pi, 10)[1:-1],
+                                       12 + 6 * resolution)
+  fillers = [c + FILLER_OFFSET + fill_unit * FILLER_RADII for c in centres]
+
+  offsets = np.cumsum([0, num_skin, len(mouth), len(fill_unit),
+                       len(fill_unit), len(eye_unit)])
   mouth_slice = (int(offsets[1]), int(offsets[2]))
-  eye_slices = ((int(offsets[2]), int(offsets[3])),
-                (int(offsets[3]), int(offsets[3] + len(eye_unit))))
-  mean = np.concatenate([neutral_skin, mouth, centres[0] + eye_local,
-                         centres[1] + eye_local])
+  filler_slice = (int(offsets[2]), int(offsets[4]))
+  eye_slices = ((int(offsets[4]), int(offsets[5])),
+                (int(offsets[5]), int(offsets[5] + len(eye_unit))))
+  mean = np.concatenate([neutral_skin, mouth, fillers[0], fillers[1],
+                         centres[0] + eye_local, centres[1] + eye_local])
   triangles = np.concatenate([
-      g.triangles, mouth_tris + offsets[1], eye_tris + offsets[2],
-      eye_tris + offsets[3]
+      g.triangles, mouth_tris + offsets[1], fill_tris + offsets[2],
+      fill_tris + offsets[3], eye_tris + offsets[4], eye_tris + offsets[5]
   ]).astype(np.int32)
   num_v = len(mean)
   normals = vertex_normals(mean, triangles)
@@ -293,7 +306,8 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   y_skin = neutral_skin[:, 1]
   fade_neck = _smoothstep((y_skin + 1.15) / 0.3)
   jaw_skin = soft * fade_az * fade_neck
-  jaw_mouth = _smoothstep(0.5 + (MOUTH_CENTRE[1] - mouth[:, 1]) / 0.03)
+  # The lower teeth lag the lower lip a little so that they show.
+  jaw_mouth = 0.85 * _smoothstep(0.5 + (MOUTH_CENTRE[1] - mouth[:, 1]) / 0.01)
   jaw_w = np.zeros(num_v)
   jaw_w[:num_skin] = jaw_skin
   jaw_w[mouth_slice[0]:mouth_slice[1]] = jaw_mouth
@@ -309,7 +323,10 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   expr = {}
   rel = mean - JAW_PIVOT
   rotated = rel @ _rotation_x(JAW_ANGLE).T
-  expr["jawOpen"] = jaw_w[:, None] * (rotated - rel)
+  # The condyles also glide forward: keep less of the backward motion.
+  jaw_delta = (rotated - rel) * np.array([1.0, 1.0, 0.4]) + np.array(
+      [0.0, -0.04, 0.0])
+  expr["jawOpen"] = jaw_w[:, None] * jaw_delta
   for name, sign in (("Left", 1.0), ("Right", -1.0)):
     expr["jaw" + name] = jaw_w[:, None] * np.array([0.05 * sign, 0.0, 0.0])
     corner = mean[corner_idx[sign]]
@@ -383,7 +400,7 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   # ---- Regions and albedo.
   regions, fields = _regions_and_fields(g, mean, normals, num_skin,
                                         mouth_slice, eye_slices, eye_theta,
-                                        unit_m)
+                                        unit_m, filler_slice)
   albedo_logits, albedo_basis = _albedo(mean, num_skin, regions, fields,
                                         eye_slices, eye_theta)
   landmarks = _landmarks(g, mean, normals, num_skin)
@@ -417,7 +434,7 @@ def _interp_periodic(x_deg, xp, fp):
 
 
 def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
-                        eye_theta, mouth_unit):
+                        eye_theta, mouth_unit, filler_slice):
   """Static region weights `[V]` and the hair/beard scalar fields."""
   num_v = len(mean)
   x, y, z = mean[:, 0], mean[:, 1], mean[:, 2]
@@ -429,7 +446,7 @@ def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
 
   # Hair: degrees of elevation above a hairline that depends on azimuth.
   hairline = _interp_periodic(az, [0, 25, 50, 75, 95, 120, 150, 180],
-                              [50, 48, 40, 22, 10, -5, -30, -42])
+                              [45, 44, 38, 20, 8, -5, -30, -42])
   hair_height = np.where(is_skin, el - hairline, -90.0)
   # Baldness grows as a disc around a point on the front of the crown.
   centre = grid_lib.directions(np.deg2rad(70.0), 0.0)
@@ -442,8 +459,8 @@ def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
   el_m = np.rad2deg(grid_lib.MOUTH_ELEVATION)
   a_m = np.rad2deg(grid_lib.MOUTH_AZIMUTH)
   t = np.clip(np.abs(az) / a_m, 0, 1.2)
-  up_h = 4.8 * (1 - t**2.5) + 0.8 * np.exp(-((np.abs(az) - 4.0) / 3.0)**2)
-  low_h = 6.0 * (1 - t**2)
+  up_h = 3.8 * (1 - t**2.5) + 0.7 * np.exp(-((np.abs(az) - 4.0) / 3.0)**2)
+  low_h = 5.0 * (1 - t**2)
   d_el = el - el_m
   lips = np.where(d_el >= 0, _smoothstep((up_h - d_el) / 1.2 + 0.5),
                   _smoothstep((low_h + d_el) / 1.2 + 0.5))
@@ -458,15 +475,21 @@ def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
   brows *= _smoothstep((ax - 0.07) / 0.04) * _smoothstep((0.56 - ax) / 0.05)
   brows *= (normals[:, 2] > 0.2) * is_skin
 
-  # Beard: 1 at the chin, decreasing toward the cheeks and neck.
-  chin = np.array([0.0, -0.78])
-  bx = x / 0.62
-  by = (y - chin[1]) / np.where(y > chin[1], 0.62, 0.45)
-  beard = 1.0 - np.sqrt(bx**2 + by**2)
-  moustache = 0.55 * _plateau(np.hypot(x / 1.3, y + 0.27), 0.03, 0.12)
-  beard = np.maximum(beard, moustache)
-  beard = np.clip(beard, 0, 1) * (1 - lips) * (z > -0.45) * is_skin
-  beard *= _smoothstep((y + 1.15) / 0.2)
+  # Beard: 1 at the chin, falling toward a beard line that rises from under
+  # the lower lip over the cheeks to the sideburns; plus a moustache.
+  line = np.interp(ax, [0.0, 0.15, 0.3, 0.45, 0.56, 0.7],
+                   [-0.47, -0.42, -0.22, -0.08, 0.18, 0.3])
+  depth = (line - y) / 0.35
+  chin_dist = np.hypot(x / 0.5, (y + 0.8) / 0.5)
+  beard = np.clip(0.6 * np.clip(depth, 0, 1) + 0.4 * (1.0 - chin_dist), 0, 1)
+  beard = beard * _smoothstep(depth / 0.15)
+  moustache = 0.5 * _plateau(np.hypot(x / 1.6, (y + 0.275) / 0.8), 0.02, 0.1)
+  beard = np.maximum(beard, moustache * (z > 0.1))
+  beard = beard * (1 - lips) * (z > -0.45) * is_skin
+  beard *= _smoothstep((y + 1.1) / 0.2)
+  beard *= 1.0 - _smoothstep((el - np.rad2deg(grid_lib.MOUTH_ELEVATION) -
+                              2.0) / 3.0) * (np.abs(az) < 30) * (y > -0.3) * (
+                                  moustache < 0.05)
 
   regions = {}
   eyes = np.zeros(num_v)
@@ -481,9 +504,12 @@ def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
   teeth = np.zeros(num_v)
   my = mouth_unit[:, 1]
   front = mouth_unit[:, 2] > 0.35
-  teeth_band = ((my > 0.12) & (my < 0.62)) | ((my < -0.12) & (my > -0.55))
+  teeth_band = ((my > 0.04) & (my < 0.6)) | ((my < -0.04) & (my > -0.45))
   teeth[mouth_slice[0]:mouth_slice[1]] = teeth_band & front
   regions["eyes"] = eyes
+  socket = np.zeros(num_v)
+  socket[filler_slice[0]:filler_slice[1]] = 1.0
+  regions["eye_sockets"] = socket
   regions["mouth"] = mouth
   regions["teeth"] = teeth
   regions["lips"] = lips.astype(np.float64)
@@ -507,6 +533,8 @@ def _albedo(mean, num_skin, regions, fields, eye_slices, eye_theta):
   mouth = regions["mouth"][:, None]
   teeth = regions["teeth"][:, None]
   cavity = np.array([0.25, 0.06, 0.07])
+  socket = regions["eye_sockets"][:, None]
+  rgb = rgb * (1 - socket) + socket * np.array([0.82, 0.58, 0.55])
   rgb = np.where(mouth > 0, cavity * (1 - teeth) + teeth * np.array(
       [0.88, 0.85, 0.78]), rgb)
   is_skin = np.arange(num_v) < num_skin

@@ -123,26 +123,26 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
                         (0.58 * w, 0.42, 0.45))
   d = smin(d, forehead, 0.2)
   # Jaw and chin.
-  jaw = _ellipsoid(p, (0.0, -0.45 * fl, -0.32),
-                   (0.52 * k.jaw_width * w, 0.36 * fl, 0.5))
+  jaw = _ellipsoid(p, (0.0, -0.45 * fl, -0.34),
+                   (0.48 * k.jaw_width * w, 0.36 * fl, 0.5))
   d = smin(d, jaw, 0.2)
   gonial = _ellipsoid(p, (0.0, -0.52 * fl, -0.42),
                       (0.6 * k.jaw_angle * k.jaw_width * w, 0.22, 0.28))
   d = smin(d, gonial, 0.15)
-  chin = _ellipsoid(p, (0.0, -0.72 * fl, 0.11 + 0.06 * k.chin_forward),
-                    (0.17 * k.chin_size, 0.12 * k.chin_size, 0.1))
-  d = smin(d, chin, 0.1)
+  chin = _ellipsoid(p, (0.0, -0.71 * fl, 0.1 + 0.06 * k.chin_forward),
+                    (0.16 * k.chin_size, 0.11 * k.chin_size, 0.1))
+  d = smin(d, chin, 0.14)
   # Neck.
-  neck = _capped_cylinder_y(p, (0.0, -1.25, -0.42), 0.46 * k.neck_width,
-                            0.44 * k.neck_width, 0.6)
+  neck = _capped_cylinder_y(p, (0.0, -1.25, -0.5), 0.44 * k.neck_width,
+                            0.42 * k.neck_width, 0.6)
   d = smin(d, neck, 0.2)
   # Cheeks.
   for s in (-1.0, 1.0):
     cheekbone = _ellipsoid(p, (0.45 * s * w, 0.08, 0.0),
                            (0.16, 0.09, 0.14 * k.cheekbones))
     d = smin(d, cheekbone, 0.12)
-    cheek = _ellipsoid(p, (0.36 * s * w, -0.12, 0.05),
-                       (0.2, 0.18, 0.16 * k.cheek_fullness))
+    cheek = _ellipsoid(p, (0.34 * s * w, -0.06, 0.04),
+                       (0.2, 0.17, 0.15 * k.cheek_fullness))
     d = smin(d, cheek, 0.15)
   # Brow ridge.
   brow = _ellipsoid(p, (0.0, 0.46, 0.14 + 0.02 * k.forehead_slope),
@@ -151,22 +151,22 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
   # Nose.
   nl = k.nose_length
   npj = k.nose_projection
-  tip = np.array([0.0, -0.06 - 0.06 * nl, 0.455 + 0.05 * npj])
-  bridge = _round_cone(p, (0.0, 0.3, 0.175), tip + np.array([0, 0.04, -0.02]),
-                       0.035 * k.nose_bridge, 0.05 * k.nose_bridge)
-  d = smin(d, bridge, 0.06)
-  d = smin(d, _sphere(p, tip, 0.075 * k.nose_tip), 0.05)
+  tip = np.array([0.0, -0.07 - 0.06 * nl, 0.45 + 0.05 * npj])
+  bridge = _round_cone(p, (0.0, 0.3, 0.19), tip + np.array([0, 0.05, -0.02]),
+                       0.03 * k.nose_bridge, 0.048 * k.nose_bridge)
+  d = smin(d, bridge, 0.07)
+  d = smin(d, _sphere(p, tip, 0.07 * k.nose_tip), 0.07)
   for s in (-1.0, 1.0):
-    ala = _ellipsoid(p, (0.09 * s * k.nose_width, tip[1] - 0.045, 0.35 +
-                         0.03 * npj), (0.05 * k.nose_width, 0.045, 0.055))
-    d = smin(d, ala, 0.05)
+    ala = _ellipsoid(p, (0.08 * s * k.nose_width, tip[1] - 0.035, 0.36 +
+                         0.03 * npj), (0.055 * k.nose_width, 0.048, 0.06))
+    d = smin(d, ala, 0.08)
   # Lips.
-  upper = _ellipsoid(p, (0.0, -0.315 * fl, 0.26), (0.2, 0.06,
-                                                    0.09 * k.upper_lip))
-  d = smin(d, upper, 0.08)
-  lower = _ellipsoid(p, (0.0, -0.44 * fl, 0.25), (0.17, 0.06,
-                                                   0.085 * k.lower_lip))
-  d = smin(d, lower, 0.08)
+  upper = _ellipsoid(p, (0.0, -0.32 * fl, 0.26), (0.19, 0.05,
+                                                   0.07 * k.upper_lip))
+  d = smin(d, upper, 0.07)
+  lower = _ellipsoid(p, (0.0, -0.425 * fl, 0.25), (0.16, 0.05,
+                                                    0.07 * k.lower_lip))
+  d = smin(d, lower, 0.07)
   return d
 
 
