@@ -168,7 +168,7 @@ def _finish(dataset: tf.data.Dataset, parse, batch_size: Optional[int],
 
 def _records(files: List[str], shuffle: bool, seed: int,
              with_source: bool = False) -> tf.data.Dataset:
-  """Records of ``files`` (file order shuffled when ``shuffle``)."""
+  """Records of ``files``: in file order, or interleaved from shuffled files."""
   dataset = tf.data.Dataset.from_tensor_slices(files)
   if shuffle:
     dataset = dataset.shuffle(len(files), seed=seed,
@@ -183,7 +183,9 @@ def _records(files: List[str], shuffle: bool, seed: int,
         lambda i, record: (tf.strings.join(
             [path, "#", tf.strings.as_string(i)]), record))
 
-  return dataset.interleave(read, cycle_length=min(len(files), 8),
+  # Without shuffling, files are read one after the other, in sorted order.
+  cycle = min(len(files), 8) if shuffle else 1
+  return dataset.interleave(read, cycle_length=cycle,
                             num_parallel_calls=_AUTOTUNE, deterministic=True)
 
 
