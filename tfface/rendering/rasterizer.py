@@ -20,7 +20,8 @@ Backends:
   the lower triangle id), so both backends pick the same triangles. The
   64-bit fixed-point edge functions need clip coordinates below about 70 in
   magnitude (w is the distance from the camera; the face cameras have w of
-  about 10; the kernel itself is limited to about 20).
+  about 10; the kernel's own int64 determinant overflows and drops triangles
+  from about 30).
 * ``"tfg_cpu"``: TF Graphics' own ``triangle_rasterizer.rasterize`` with its
   C++ CPU kernel, rebuilt from the wheel's sources by
   :mod:`tfface.rendering.kernel_build`. Needs a static batch size; runs on the
@@ -87,6 +88,8 @@ def rasterize(vertices: tf.Tensor,
     raise ValueError(
         f"backend must be one of {BACKENDS}, got {backend!r}.")
   height, width = _check_image_size(image_size)
+  if int(chunk_size) < 1:
+    raise ValueError(f"chunk_size must be a positive int, got {chunk_size}.")
   vertices = tf.convert_to_tensor(vertices, tf.float32)
   triangles = tf.convert_to_tensor(triangles, tf.int32)
   view_projection_matrix = tf.convert_to_tensor(
@@ -182,7 +185,7 @@ def rasterize_triangle_ids(
   ], axis=-1)  # [N, 9]
   if not enable_cull_face:
     # Only the sign matters; float64 keeps it without int64 overflow (the
-    # kernel's int64 determinant overflows once |clip coordinates| > ~20).
+    # kernel's int64 determinant overflows once |clip coordinates| > ~30).
     as_f64 = lambda t: tf.cast(t, tf.float64)
     det = (as_f64(a11) * as_f64(m[:, 0]) + as_f64(a12) * as_f64(m[:, 3]) +
            as_f64(a13) * as_f64(m[:, 6]))
