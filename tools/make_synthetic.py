@@ -28,7 +28,7 @@ flags.DEFINE_enum("mode", "synthetic", ["synthetic", "pseudo_real"],
                   "pseudo_real: unlabeled images in another render style.")
 flags.DEFINE_integer("seed", 0, "Dataset seed.")
 flags.DEFINE_integer("examples_per_shard", 1000, "Faces per shard.")
-flags.DEFINE_integer("batch_size", 16, "Faces rendered together.")
+flags.DEFINE_integer("batch_size", 32, "Faces rendered together.")
 flags.DEFINE_enum("backend", "tf", ["tf", "tfg_cpu"], "Rasterizer backend.")
 flags.DEFINE_float("max_yaw", 30.0, "Head yaw limit in degrees (uniform ±).")
 flags.DEFINE_float("max_pitch", 10.0, "Head pitch limit in degrees (uniform ±).")

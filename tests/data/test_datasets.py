@@ -2,6 +2,7 @@
 
 import collections
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -161,6 +162,36 @@ def test_image_folder_skips_and_counts_corrupt_files_and_resizes(tmp_path):
   for batch in ds.take(4):
     assert batch["image"].shape == (2, 16, 16, 3)
   assert stats.num_skipped == 3
+
+
+def _bmp(image):
+  """A 24-bit uncompressed BMP of `[H, W, 3]` uint8 RGB (bottom-up rows)."""
+  height, width, _ = image.shape
+  stride = (width * 3 + 3) // 4 * 4
+  pixels = b"".join(image[y, :, ::-1].tobytes().ljust(stride, b"\0")
+                    for y in range(height - 1, -1, -1))
+  header = struct.pack("<2sIHHI", b"BM", 54 + len(pixels), 0, 0, 54)
+  info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(pixels),
+                     2835, 2835, 0, 0)
+  return header + info + pixels
+
+
+# A 1x1 GIF89a whose only pixel has colour (10, 20, 30).
+_GIF = bytes.fromhex("474946383961010001008000000a141effffff21f904000000"
+                     "00002c00000000010001000002024401003b")
+
+
+def test_image_folder_reads_bmp_and_gif(tmp_path):
+  image = np.random.default_rng(6).integers(0, 256, (16, 16, 3), np.uint8)
+  (tmp_path / "a.bmp").write_bytes(_bmp(image))
+  (tmp_path / "b.gif").write_bytes(_GIF)
+  ds = datasets.image_folder_dataset(str(tmp_path), 16, shuffle=False,
+                                     repeat=False)
+  got = [e["image"] for e in ds.as_numpy_iterator()]
+  assert len(got) == 2 and ds.read_stats.num_skipped == 0
+  np.testing.assert_allclose(got[0], image / 127.5 - 1.0, atol=1e-6)
+  np.testing.assert_allclose(got[1], np.broadcast_to(
+      np.array([10, 20, 30]) / 127.5 - 1.0, (16, 16, 3)), atol=1e-5)
 
 
 def test_image_folder_errors_are_clear(tmp_path):
