@@ -196,7 +196,7 @@ class ProceduralFaceModel(face_model.FaceModel):
     params = super().default_parameters(batch_size)
     ones = tf.ones([batch_size, 1], tf.float32)
     params["hair_color"] = ones * tf.constant([[0.22, 0.14, 0.08]])
-    params["hair_style"] = ones * tf.constant([[0.9, 0.35, 0.15]])
+    params["hair_style"] = ones * tf.constant([[0.9, 0.5, 0.15]])
     params["beard_color"] = ones * tf.constant([[0.22, 0.14, 0.08]])
     params["beard_style"] = ones * tf.constant([[0.0, 0.8, 0.2]])
     return params

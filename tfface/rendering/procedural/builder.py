@@ -210,6 +210,35 @@ class _Skin:
     return grid_lib.ORIGIN + r[:, None] * d
 
 
+  def knob_displacement(self, knobs) -> np.ndarray:
+    """First-order surface motion `[V, 3]` of the neutral skin for `knobs`.
+
+    Each vertex moves along the field's gradient by the Newton step
+    `-sdf_knobs(p) ∇sdf / |∇sdf|²` evaluated at its point on the sculpted
+    surface, so grazing rays cannot amplify the change. Vertices that the
+    eye sockets pulled onto the lid domes keep still (the domes do not
+    depend on the knobs).
+    """
+    base = sdf.ShapeKnobs()
+    d = grid_lib.directions(self.lid_elevation(
+        {-1.0: _LID_STATES["neutral"], 1.0: _LID_STATES["neutral"]}),
+                            self.grid.azimuth)
+    raw = grid_lib.ORIGIN + self._neutral_raw[:, None] * d
+    h = 1e-3
+    grad = np.stack([
+        (sdf.head_sdf(raw + h * e, base) - sdf.head_sdf(raw - h * e, base)) /
+        (2 * h) for e in np.eye(3)
+    ], axis=1)
+    change = sdf.head_sdf(raw, knobs) - sdf.head_sdf(raw, base)
+    step = -change[:, None] * grad / np.maximum(
+        np.sum(grad * grad, axis=1, keepdims=True), 1e-6)
+    length = np.linalg.norm(step, axis=1, keepdims=True)
+    step = step * np.minimum(1.0, 0.12 / np.maximum(length, 1e-12))
+    final = np.linalg.norm(self._neutral - grid_lib.ORIGIN, axis=1)
+    keep = 1.0 - _smoothstep(np.abs(final - self._neutral_raw) / 0.03)
+    return step * keep[:, None]
+
+
 def _rotation_x(angle: float) -> np.ndarray:
   c, s = np.cos(angle), np.sin(angle)
   return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
@@ -220,6 +249,7 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   skin = _Skin(resolution)
   g = skin.grid
   neutral_skin = skin.positions()
+  skin._neutral = neutral_skin
   num_skin = len(neutral_skin)
 
   # ---- Mouth interior: a closed ellipsoid behind the lips.
@@ -379,7 +409,7 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   # ---- Identity basis: sculpted knobs (re-cast), then displacement modes.
   modes = []
   for knobs in sdf.knob_modes().values():
-    modes.append(pad_skin(skin.positions(knobs=knobs) - neutral_skin))
+    modes.append(pad_skin(skin.knob_displacement(knobs)))
   w_eyes = np.zeros(num_v)
   for sign in (-1.0, 1.0):
     w_eyes += _plateau(dist_to(sdf.eye_centre(sign)), 0.16, 0.32) * (
@@ -445,8 +475,8 @@ def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
   az[:num_skin] = np.rad2deg(g.azimuth)
 
   # Hair: degrees of elevation above a hairline that depends on azimuth.
-  hairline = _interp_periodic(az, [0, 25, 50, 75, 95, 120, 150, 180],
-                              [45, 44, 38, 20, 8, -5, -30, -42])
+  hairline = _interp_periodic(az, [0, 25, 50, 62, 72, 95, 120, 150, 180],
+                              [45, 43, 34, 22, 2, -2, -12, -32, -42])
   hair_height = np.where(is_skin, el - hairline, -90.0)
   # Baldness grows as a disc around a point on the front of the crown.
   centre = grid_lib.directions(np.deg2rad(70.0), 0.0)
@@ -574,7 +604,7 @@ def _albedo(mean, num_skin, regions, fields, eye_slices, eye_theta):
         np.linalg.norm(mean - [0.31 * sign, 0.22, 0.2], axis=1), 0.04, 0.14)
   lower = _smoothstep((-0.2 - y) / 0.5)
   modes = [
-      skin * np.array([0.45, 0.5, 0.55]),
+      skin * np.array([0.9, 0.85, 0.85]),
       skin * np.array([0.25, -0.12, -0.12]),
       skin * np.array([0.12, 0.1, -0.25]),
       lipw * np.array([0.4, -0.25, -0.15]),

@@ -124,10 +124,10 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
   d = smin(d, forehead, 0.2)
   # Jaw and chin.
   jaw = _ellipsoid(p, (0.0, -0.45 * fl, -0.34),
-                   (0.48 * k.jaw_width * w, 0.36 * fl, 0.5))
+                   (0.46 * k.jaw_width * w, 0.36 * fl, 0.5))
   d = smin(d, jaw, 0.2)
   gonial = _ellipsoid(p, (0.0, -0.52 * fl, -0.42),
-                      (0.6 * k.jaw_angle * k.jaw_width * w, 0.22, 0.28))
+                      (0.5 * k.jaw_angle * k.jaw_width * w, 0.22, 0.28))
   d = smin(d, gonial, 0.15)
   chin = _ellipsoid(p, (0.0, -0.71 * fl, 0.1 + 0.06 * k.chin_forward),
                     (0.16 * k.chin_size, 0.11 * k.chin_size, 0.1))
@@ -258,22 +258,22 @@ def knob_modes() -> Dict[str, ShapeKnobs]:
   return {
       "head_width": base.replace(head_width=1.06),
       "face_length": base.replace(face_length=1.06),
-      "jaw_width": base.replace(jaw_width=1.08),
-      "chin_forward": base.replace(chin_forward=0.6),
-      "chin_size": base.replace(chin_size=1.15),
+      "jaw_width": base.replace(jaw_width=1.05),
+      "chin_forward": base.replace(chin_forward=0.4),
+      "chin_size": base.replace(chin_size=1.1),
       "cheekbones": base.replace(cheekbones=1.25),
       "cheek_fullness": base.replace(cheek_fullness=1.2),
       "forehead_slope": base.replace(forehead_slope=-0.6),
       "brow_ridge": base.replace(brow_ridge=1.25),
-      "nose_length": base.replace(nose_length=0.6),
-      "nose_width": base.replace(nose_width=1.2),
-      "nose_projection": base.replace(nose_projection=0.6),
+      "nose_length": base.replace(nose_length=0.35),
+      "nose_width": base.replace(nose_width=1.15),
+      "nose_projection": base.replace(nose_projection=0.4),
       "nose_bridge": base.replace(nose_bridge=1.3),
       "nose_tip": base.replace(nose_tip=1.2),
       "upper_lip": base.replace(upper_lip=1.25),
       "lower_lip": base.replace(lower_lip=1.25),
       "cranium_height": base.replace(cranium_height=1.06),
-      "face_depth": base.replace(face_depth=0.2),
-      "jaw_angle": base.replace(jaw_angle=1.12),
-      "neck_width": base.replace(neck_width=1.1),
+      "face_depth": base.replace(face_depth=0.07),
+      "jaw_angle": base.replace(jaw_angle=1.05),
+      "neck_width": base.replace(neck_width=1.06),
   }
