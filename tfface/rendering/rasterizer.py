@@ -192,6 +192,9 @@ def rasterize_triangle_ids(
     m = m * tf.where(det < 0, tf.constant(-1, tf.int64),
                      tf.constant(1, tf.int64))[:, None]
 
+  # Fold the constant term's 16-bit shift into the matrix.
+  m = m * tf.constant([1, 1, 1 << 16] * 3, tf.int64)
+
   counts = tf.cast(span_x, tf.int64) * tf.cast(span_y, tf.int64)  # [N]
   ends = tf.cumsum(counts)
   starts = ends - counts
@@ -201,13 +204,19 @@ def rasterize_triangle_ids(
   # Per-triangle rows, gathered once per candidate and unstacked (a few 2-D
   # gathers are much cheaper than many 1-D or 3-D ones).
   wide_rows = tf.concat([m, starts[:, None]], axis=1)  # [N, 10] int64
-  narrow_rows = tf.stack([left, bottom, span_x, flat], axis=1)  # [N, 4]
+  image = flat // num_triangles
+  base = image * (height * width) + bottom * width + left  # first pixel
+  narrow_rows = tf.stack(
+      [left, bottom, span_x, base, flat % num_triangles], axis=1)  # [N, 5]
   float_rows = tf.concat([z, w], axis=1)  # [N, 6]
-
-  half_w = tf.constant(0.5 * width, tf.float32)
-  half_h = tf.constant(0.5 * height, tf.float32)
+  # Fixed-point pixel-centre coordinates, computed as the kernel does.
+  px_table = tf.cast(
+      ((tf.range(width, dtype=tf.float32) + 0.5) / (0.5 * width) - 1.0) *
+      _FIXED_ONE, tf.int64)
+  py_table = tf.cast(
+      ((tf.range(height, dtype=tf.float32) + 0.5) / (0.5 * height) - 1.0) *
+      _FIXED_ONE, tf.int64)
   big_id = tf.int32.max
-  fixed_one = tf.constant(int(_FIXED_ONE), tf.int64)
 
   def body(i, zbuf, idbuf):
     first = i * chunk
@@ -221,40 +230,38 @@ def rasterize_triangle_ids(
         tf.ones_like(later), tf.cast(tf.gather(starts, later) - first,
                                      tf.int32), tf.cast(size, tf.int32))
     n = bounds[0] + tf.cumsum(marks)  # [C]
-    wide = tf.unstack(tf.gather(wide_rows, n), axis=1)
-    left_n, bottom_n, span_n, triangle = tf.unstack(
+    m0, m1, m2, m3, m4, m5, m6, m7, m8, start = tf.unstack(
+        tf.gather(wide_rows, n), axis=1)
+    left_n, bottom_n, span_n, base_n, triangle = tf.unstack(
         tf.gather(narrow_rows, n), axis=1)
-    offset = (tf.cast(first - wide[9], tf.int32) +
+    offset = (tf.cast(first - start, tf.int32) +
               tf.range(tf.cast(size, tf.int32)))
-    ix = tf.clip_by_value(left_n + offset % span_n, 0, width - 1)
-    iy = tf.clip_by_value(bottom_n + offset // span_n, 0, height - 1)
-
-    px = (tf.cast(ix, tf.float32) + 0.5) / half_w - 1.0
-    py = (tf.cast(iy, tf.float32) + 0.5) / half_h - 1.0
-    px_i = tf.cast(px * _FIXED_ONE, tf.int64)
-    py_i = tf.cast(py * _FIXED_ONE, tf.int64)
-    e0 = wide[0] * px_i + wide[1] * py_i + wide[2] * fixed_one
-    e1 = wide[3] * px_i + wide[4] * py_i + wide[5] * fixed_one
-    e2 = wide[6] * px_i + wide[7] * py_i + wide[8] * fixed_one
-    edges = tf.stack([e0, e1, e2], axis=1)  # [C, 3]
-    inside = tf.logical_and(
-        tf.logical_and(e0 >= 0, tf.logical_and(e1 >= 0, e2 >= 0)),
-        tf.logical_or(e0 > 0, tf.logical_or(e1 > 0, e2 > 0)))
+    dx = offset % span_n
+    dy = offset // span_n
+    px_i = tf.gather(px_table, left_n + dx)
+    py_i = tf.gather(py_table, bottom_n + dy)
+    e0 = m0 * px_i + m1 * py_i + m2
+    e1 = m3 * px_i + m4 * py_i + m5
+    e2 = m6 * px_i + m7 * py_i + m8
+    # All >= 0 and one > 0 <=> the OR of the three is > 0 (sign bit clear).
+    inside = tf.bitwise.bitwise_or(tf.bitwise.bitwise_or(e0, e1), e2) > 0
+    sel = tf.where(inside)[:, 0]
+    edges = tf.gather(tf.stack([e0, e1, e2], axis=1), sel)  # [C', 3]
+    pixel = tf.gather(base_n + dy * width + dx, sel)
+    triangle = tf.gather(triangle, sel)
 
     one_over_w = tf.cast(tf.reduce_sum(edges, axis=-1), tf.float32)
-    safe = tf.where(tf.equal(one_over_w, 0.0), 1.0, one_over_w)
-    bary = tf.cast(edges, tf.float32) / safe[:, None]
-    zw = tf.gather(float_rows, n)  # [C, 6]: z0 z1 z2 w0 w1 w2
+    bary = tf.cast(edges, tf.float32) / one_over_w[:, None]
+    zw = tf.gather(float_rows, tf.gather(n, sel))  # [C', 6]: z0..2, w0..2
     clip_z = tf.reduce_sum(bary * zw[:, :3], axis=-1)
     clip_w = tf.reduce_sum(bary * zw[:, 3:], axis=-1)
     ndc_z = clip_z / tf.where(tf.equal(clip_w, 0.0), 1.0, clip_w)
-    keep = tf.logical_and(inside, tf.logical_and(ndc_z >= -1.0, ndc_z < 1.0))
+    keep = tf.logical_and(ndc_z >= -1.0, ndc_z < 1.0)
 
-    pixel = (triangle // num_triangles) * (height * width) + iy * width + ix
     cand_z = tf.where(keep, ndc_z, tf.constant(float("inf")))
     chunk_z = tf.math.unsorted_segment_min(cand_z, pixel, num_pixels)
     winner = tf.logical_and(keep, tf.equal(cand_z, tf.gather(chunk_z, pixel)))
-    cand_id = tf.where(winner, triangle % num_triangles, big_id)
+    cand_id = tf.where(winner, triangle, big_id)
     chunk_id = tf.math.unsorted_segment_min(cand_id, pixel, num_pixels)
     improved = chunk_z < zbuf
     return (i + 1, tf.where(improved, chunk_z, zbuf),
