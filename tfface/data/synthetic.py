@@ -26,12 +26,16 @@ settings (image size, counts, batch size, backend, model options) gives
 byte-identical shards on the same machine and TensorFlow build; a different
 seed gives different shards. A run interrupted part-way can be restarted with
 the same settings: complete shards are kept (they are only ever renamed into
-place when finished) and the missing ones are written.
+place when finished) and the missing ones are written. ``<mode>_info.json``
+records the settings, :data:`WRITER_VERSION` and a fingerprint of the face
+model; a dataset made with other settings, another writer version or a changed
+model is never extended (pass ``overwrite=True`` to rewrite it).
 """
 
 import collections
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import os
@@ -47,6 +51,9 @@ from tfface.data import sharded_writer
 from tfface.rendering import lighting
 
 MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL)
+# Bumped whenever sampling or the pseudo-real style changes, so resuming a
+# dataset written by an older writer is refused instead of mixing styles.
+WRITER_VERSION = 1
 SCENE_FACTOR_SIZES = collections.OrderedDict([("pose", 3), ("sh", 27),
                                               ("background", 3)])
 
@@ -374,6 +381,7 @@ class _BatchRenderer:
         model, image_size, camera=dataset_camera(image_size, zoom),
         backend=backend)
     self.factor_sizes = synthetic_factor_sizes(model)
+    self.fingerprint = model_fingerprint(model)
     height, width = image_size
     signature = {name: tf.TensorSpec([batch_size, size], tf.float32)
                  for name, size in self.factor_sizes.items()
@@ -512,11 +520,26 @@ class _ExampleMaker:
     return records
 
 
+def model_fingerprint(model) -> str:
+  """SHA-1 of a model's neutral mesh, albedo and layout (detects changes)."""
+  params = model.default_parameters(1)
+  digest = hashlib.sha1()
+  for array in (model.triangles, model.landmark_indices,
+                model.vertices(params).numpy(), model.albedo(params).numpy()):
+    array = np.asarray(array)
+    if array.dtype.kind == "f":
+      array = np.round(array.astype(np.float64), 5)
+    digest.update(np.ascontiguousarray(array).tobytes())
+  digest.update(json.dumps(list(model.parameter_sizes.items())).encode())
+  return digest.hexdigest()
+
+
 def _info(mode, num_examples, image_size, seed, num_shards, batch_size,
           backend, zoom, config, model_options, factor_sizes,
-          expression_names):
+          expression_names, fingerprint):
   """The settings as JSON-normalised data (compares equal after a reload)."""
   return json.loads(json.dumps({
+      "writer_version": WRITER_VERSION,
       "zoom": zoom,
       "format": "tfface-faces-v1",
       "mode": mode,
@@ -528,6 +551,7 @@ def _info(mode, num_examples, image_size, seed, num_shards, batch_size,
       "backend": backend,
       "sampling": dataclasses.asdict(config),
       "model_options": dict(sorted(dict(model_options).items())),
+      "model_fingerprint": fingerprint,
       "factor_sizes": (list(factor_sizes.items())
                        if mode == schema.SYNTHETIC else []),
       "expression_names": (list(expression_names)
@@ -616,7 +640,7 @@ def write_synthetic_dataset(output_dir: str,
                         model_options, zoom)
   info = _info(mode, num_examples, size, seed, num_shards, batch_size, backend,
                zoom, config, model_options, maker.factor_sizes,
-               maker.model.expression_names)
+               maker.model.expression_names, maker.render.fingerprint)
   tf.io.gfile.makedirs(output_dir)
   for path in sharded_writer.remove_stale_partials(output_dir, mode):
     logging.info("removed %s, left by an interrupted run", path)
