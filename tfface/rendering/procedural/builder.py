@@ -63,10 +63,10 @@ _LID_STATES = {
 JAW_PIVOT = np.array([0.0, 0.1, -0.4])
 JAW_ANGLE = 0.3  # radians at jawOpen = 1.
 
-FILLER_RADII = np.array([0.16, 0.085, 0.13])
-FILLER_OFFSET = np.array([0.0, 0.0, -0.03])
+FILLER_RADII = np.array([0.19, 0.09, 0.17])
+FILLER_OFFSET = np.array([0.0, 0.0, -0.07])
 MOUTH_CENTRE = np.array([0.0, -0.375, 0.1])
-MOUTH_RADII = np.array([0.19, 0.09, 0.17])
+MOUTH_RADII = np.array([0.23, 0.09, 0.17])
 
 SKIN_RGB = np.array([0.80, 0.60, 0.50])
 
@@ -207,7 +207,34 @@ class _Skin:
       guess = self._neutral_raw
     r = sdf.surface_radius(grid_lib.ORIGIN, d, knobs or sdf.ShapeKnobs(),
                            guess=guess)
-    return grid_lib.ORIGIN + r[:, None] * d
+    points = grid_lib.ORIGIN + r[:, None] * d
+    return self._tuck_lid_margins(points, subset)
+
+  def _tuck_lid_margins(self, points, subset):
+    """Pulls the lid margins (slit rows) back onto the eyeball.
+
+    Without this the lids would be zero-thickness flaps standing off the
+    eyeball near the eye corners, and an oblique view would see their
+    back sides through the opening.
+    """
+    g = self.grid
+    rows = np.abs(g.row - g.eye_row)
+    weight = np.where(rows == 0, 0.5, np.where(rows == 1, 0.15, 0.0))
+    a_in, a_out = grid_lib.EYE_AZIMUTHS
+    band = (np.abs(g.azimuth) >= a_in - 1e-9) & (np.abs(g.azimuth) <=
+                                                  a_out + 1e-9)
+    weight = weight * band * self.lid_profile
+    if subset is not None:
+      weight = weight[subset]
+      sign = self.eye_sign[subset]
+    else:
+      sign = self.eye_sign
+    centres = np.stack([sdf.eye_centre(s) for s in sign])
+    offset = points - centres
+    dist = np.linalg.norm(offset, axis=1)
+    target = sdf.EYEBALL_RADIUS + 0.004
+    pull = np.maximum(dist - target, 0.0) * weight
+    return points - (pull / np.maximum(dist, 1e-9))[:, None] * offset
 
 
   def knob_displacement(self, knobs) -> np.ndarray:
@@ -564,7 +591,7 @@ def _albedo(mean, num_skin, regions, fields, eye_slices, eye_theta):
   teeth = regions["teeth"][:, None]
   cavity = np.array([0.25, 0.06, 0.07])
   socket = regions["eye_sockets"][:, None]
-  rgb = rgb * (1 - socket) + socket * np.array([0.82, 0.58, 0.55])
+  rgb = rgb * (1 - socket) + socket * np.array([0.75, 0.5, 0.48])
   rgb = np.where(mouth > 0, cavity * (1 - teeth) + teeth * np.array(
       [0.88, 0.85, 0.78]), rgb)
   is_skin = np.arange(num_v) < num_skin

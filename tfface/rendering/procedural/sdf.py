@@ -162,10 +162,10 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
     d = smin(d, ala, 0.08)
   # Lips.
   upper = _ellipsoid(p, (0.0, -0.32 * fl, 0.26), (0.19, 0.05,
-                                                   0.07 * k.upper_lip))
+                                                   0.06 * k.upper_lip))
   d = smin(d, upper, 0.07)
   lower = _ellipsoid(p, (0.0, -0.425 * fl, 0.25), (0.16, 0.05,
-                                                    0.07 * k.lower_lip))
+                                                    0.06 * k.lower_lip))
   d = smin(d, lower, 0.07)
   return d
 
