@@ -53,7 +53,7 @@ from tfface.rendering import lighting
 MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL)
 # Bumped whenever sampling or the pseudo-real style changes, so resuming a
 # dataset written by an older writer is refused instead of mixing styles.
-WRITER_VERSION = 1
+WRITER_VERSION = 2
 SCENE_FACTOR_SIZES = collections.OrderedDict([("pose", 3), ("sh", 27),
                                               ("background", 3)])
 
@@ -161,7 +161,7 @@ def sample_sh(rng: np.random.Generator, mode: str) -> np.ndarray:
     color = rng.uniform(0.2, 0.55) * (1.0 + rng.normal(0.0, 0.03, 3))
     return sh_coefficients(ambient, direction[None], color[None])
   num_lights = int(rng.integers(2, 4))
-  ambient = rng.uniform(0.25, 0.5) * rng.uniform(0.9, 1.1, 3)
+  ambient = rng.uniform(0.35, 0.6) * rng.uniform(0.9, 1.1, 3)
   directions = _unit(rng.normal(size=(num_lights, 3)) * [1.0, 0.7, 0.6] +
                      [0.0, 0.1, 0.5])
   # Warm/cool light tints: scale red against blue.
