@@ -262,6 +262,21 @@ def test_bad_inputs_raise_clear_errors():
     rasterizer.rasterize(verts[None], tris[:0], None, vp, (8, 8))
   with pytest.raises(ValueError, match="reserved"):
     rasterizer.rasterize(verts[None], tris, {"mask": verts[None]}, vp, (8, 8))
+  with pytest.raises(ValueError, match="chunk_size"):
+    rasterizer.rasterize(verts[None], tris, None, vp, (8, 8), chunk_size=0)
+
+
+def test_tfg_cpu_backend_needs_a_static_batch():
+  verts, tris = _grid_mesh(3)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, 9, 3], tf.float32),
+                                tf.TensorSpec([None, 4, 4], tf.float32)])
+  def render(v, vp):
+    return rasterizer.rasterize(v, tris, None, vp, (8, 8),
+                                backend="tfg_cpu")["mask"]
+
+  with pytest.raises(ValueError, match="static batch size"):
+    render.get_concrete_function()
 
 
 def test_tf_backend_is_scale_invariant_for_distant_cameras():
