@@ -68,7 +68,7 @@ FILLER_OFFSET = np.array([0.0, 0.0, -0.07])
 MOUTH_CENTRE = np.array([0.0, -0.375, 0.1])
 MOUTH_RADII = np.array([0.23, 0.09, 0.17])
 
-SKIN_RGB = np.array([0.80, 0.60, 0.50])
+SKIN_RGB = np.array([0.78, 0.57, 0.47])
 
 
 @dataclasses.dataclass
@@ -586,7 +586,7 @@ def _albedo(mean, num_skin, regions, fields, eye_slices, eye_theta):
   logit = lambda c: np.log(c / (1 - c))
   rgb = np.tile(SKIN_RGB, (num_v, 1))
   lips = regions["lips"][:, None]
-  rgb = rgb * (1 - lips) + lips * np.array([0.72, 0.40, 0.40])
+  rgb = rgb * (1 - lips) + lips * np.array([0.68, 0.40, 0.38])
   mouth = regions["mouth"][:, None]
   teeth = regions["teeth"][:, None]
   cavity = np.array([0.25, 0.06, 0.07])
@@ -631,15 +631,15 @@ def _albedo(mean, num_skin, regions, fields, eye_slices, eye_theta):
         np.linalg.norm(mean - [0.31 * sign, 0.22, 0.2], axis=1), 0.04, 0.14)
   lower = _smoothstep((-0.2 - y) / 0.5)
   modes = [
-      skin * np.array([0.9, 0.85, 0.85]),
-      skin * np.array([0.25, -0.12, -0.12]),
-      skin * np.array([0.12, 0.1, -0.25]),
-      lipw * np.array([0.4, -0.25, -0.15]),
-      (cheek * skin_w)[:, None] * np.array([0.3, -0.15, -0.1]),
+      (skin + 0.8 * lipw) * np.array([0.6, 0.6, 0.6]),
+      skin * np.array([0.15, -0.06, -0.05]),
+      skin * np.array([0.06, 0.05, -0.15]),
+      lipw * np.array([0.3, -0.1, -0.04]),
+      (cheek * skin_w)[:, None] * np.array([0.2, -0.05, -0.03]),
       iris_only * np.array([-0.6, 0.1, 0.9]),
       iris_only * np.array([0.5, 0.5, 0.5]),
-      (periocular * skin_w)[:, None] * np.array([-0.3, -0.35, -0.3]),
-      (mottle * skin_w)[:, None] * np.array([0.12, 0.15, 0.15]),
+      (periocular * skin_w)[:, None] * np.array([-0.2, -0.22, -0.2]),
+      (mottle * skin_w)[:, None] * np.array([0.05, 0.06, 0.06]),
       (lower * skin_w)[:, None] * np.array([-0.1, -0.08, -0.03]),
   ]
   return base, np.stack(modes)
