@@ -41,6 +41,14 @@ def test_writes_shards_and_preview(tmp_path):
   yaw = np.array([e["factors"]["pose"][1] for e in elements])
   assert np.abs(yaw).max() <= np.radians(20.0) + 1e-6
   assert elements[0]["image"].shape == (16, 16, 3)
+  # Another process, same settings: byte-identical shards and info.
+  again = tmp_path / "again"
+  synthetic.write_synthetic_dataset(
+      str(again), 3, image_size=16, examples_per_shard=2, batch_size=2,
+      model_options={"resolution": 1}, max_yaw_degrees=20.0, seed=4,
+      show_progress=False)
+  for name in os.listdir(out):
+    assert (out / name).read_bytes() == (again / name).read_bytes(), name
   grid = tf.io.decode_png(tf.io.read_file(str(preview))).numpy()
   assert grid.shape == (len(synthetic.PREVIEW_ROWS) * 16, 3 * 16, 3)
   assert grid.std() > 10  # rendered faces, not an empty image

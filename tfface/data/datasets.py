@@ -4,7 +4,7 @@ Every reader returns a `tf.data.Dataset` of dict elements with
 ``"image"``: `[H, W, 3]` float32 in [-1, 1] (`[B, H, W, 3]` when
 ``batch_size`` is given; batches drop the remainder so shapes are static).
 Images of another size are centre-cropped to the target aspect ratio and
-resized (area-antialiased bilinear). :func:`synthetic_dataset` adds the
+resized (bilinear with antialiasing). :func:`synthetic_dataset` adds the
 rendering factors θ and the labels the renderer produced.
 
 Files of user images can hold anything: :func:`image_folder_dataset` and
