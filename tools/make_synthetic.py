@@ -1,4 +1,4 @@
-r"""Writes tfface's synthetic face dataset (or its pseudo-real domain, or a preview).
+r"""Writes the synthetic face dataset, its pseudo-real domain, or a preview.
 
   # 50k labeled faces at 128 px in shards of 1000, seed 0:
   python tools/make_synthetic.py --output_dir=data/synth --num_examples=50000 \
@@ -31,7 +31,8 @@ flags.DEFINE_integer("examples_per_shard", 1000, "Faces per shard.")
 flags.DEFINE_integer("batch_size", 32, "Faces rendered together.")
 flags.DEFINE_enum("backend", "tf", ["tf", "tfg_cpu"], "Rasterizer backend.")
 flags.DEFINE_float("max_yaw", 30.0, "Head yaw limit in degrees (uniform ±).")
-flags.DEFINE_float("max_pitch", 10.0, "Head pitch limit in degrees (uniform ±).")
+flags.DEFINE_float("max_pitch", 10.0,
+                   "Head pitch limit in degrees (uniform ±).")
 flags.DEFINE_float("max_roll", 0.0, "Head roll limit in degrees (uniform ±).")
 flags.DEFINE_float("zoom", 0.75,
                    "Camera focal multiplier: 1 frames the face like "

@@ -1,4 +1,4 @@
-"""Atomic shards: a failure mid-shard leaves no final-named file, no temp file."""
+"""Atomic shards: a failed shard leaves no final-named file and no temp file."""
 
 import io
 import os
@@ -20,7 +20,8 @@ def test_shard_is_complete_and_no_temp_file_is_left(tmp_path):
   assert os.path.basename(path) == "faces-00002-of-00016.tfrecord"
   calls = []
   count = sharded_writer.write_records_atomically(
-      path, (bytes([i]) * 5 for i in range(4)), on_record=lambda: calls.append(1))
+      path, (bytes([i]) * 5 for i in range(4)),
+      on_record=lambda: calls.append(1))
   assert count == 4 and len(calls) == 4
   assert _read(path) == [bytes([i]) * 5 for i in range(4)]
   assert os.listdir(tmp_path) == [os.path.basename(path)]

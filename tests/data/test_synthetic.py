@@ -1,4 +1,4 @@
-"""The synthetic dataset writer: round trip, determinism, atomicity, styles, ranges."""
+"""The synthetic writer: round trip, determinism, atomicity, styles, ranges."""
 
 import glob
 import os

@@ -1,4 +1,4 @@
-"""tf.data pipelines: synthetic faces, pseudo-real faces, image folders, TFRecords.
+"""tf.data pipelines: synthetic, pseudo-real, image-folder and TFRecord faces.
 
 Every reader returns a `tf.data.Dataset` of dict elements with
 ``"image"``: `[H, W, 3]` float32 in [-1, 1] (`[B, H, W, 3]` when
@@ -250,7 +250,8 @@ def synthetic_dataset(file_pattern: Union[str, Sequence[str]],
     # shift by the crop, scale by the resize.
     top, left, crop_h, crop_w = crop_and_resize_params(in_h, in_w, height,
                                                        width)
-    landmarks = tf.reshape(features[schema.LANDMARKS], [schema.NUM_LANDMARKS, 2])
+    landmarks = tf.reshape(features[schema.LANDMARKS],
+                           [schema.NUM_LANDMARKS, 2])
     offset = tf.cast(tf.stack([left, top]), tf.float32)
     scale = tf.stack([width / tf.cast(crop_w, tf.float32),
                       height / tf.cast(crop_h, tf.float32)])
@@ -305,7 +306,7 @@ def pseudo_real_dataset(file_pattern: Union[str, Sequence[str]],
 
 
 def _safe_decode(stats: ReadStats, image_key: Optional[str] = None):
-  """A graph function (source, record) -> (uint8 `[h, w, 3]`, ok) that never fails.
+  """A graph function (source, record) -> (uint8 `[h, w, 3]`, ok); never fails.
 
   Without ``image_key`` the image bytes are read from the path ``source``;
   with it they come from that bytes feature of the serialized

@@ -64,7 +64,8 @@ def _int_feature(values) -> tf.train.Feature:
 def encode_png(image: np.ndarray) -> bytes:
   """PNG bytes of a `[H, W, C]` uint8 array (C = 1 or 3); deterministic."""
   image = np.asarray(image)
-  if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
+  if (image.dtype != np.uint8 or image.ndim != 3 or
+      image.shape[-1] not in (1, 3)):
     raise ValueError(
         "encode_png expects a [H, W, 1] or [H, W, 3] uint8 array, got "
         f"{image.dtype} {image.shape}.")
@@ -166,7 +167,9 @@ def parse_layout(serialized: bytes, source: str = "record") -> RecordLayout:
           "pseudo-real face record (see tfface/data/schema.py).")
   domain = feature[DOMAIN].bytes_list.value[0].decode()
   sizes: Dict[str, int] = collections.OrderedDict()
-  for raw in feature[FACTOR_NAMES].bytes_list.value if FACTOR_NAMES in feature else ():
+  names = (feature[FACTOR_NAMES].bytes_list.value
+           if FACTOR_NAMES in feature else ())
+  for raw in names:
     name = raw.decode()
     sizes[name] = len(feature[FACTOR_PREFIX + name].float_list.value)
   return RecordLayout(domain, int(feature[HEIGHT].int64_list.value[0]),

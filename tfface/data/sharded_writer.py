@@ -133,7 +133,8 @@ class ProgressBar:
     return done / elapsed if elapsed > 0 and done > 0 else 0.0
 
   def line(self) -> str:
-    filled = (self._width * self.count // self.total) if self.total else self._width
+    filled = (self._width * self.count // self.total if self.total else
+              self._width)
     bar = "#" * filled + "." * (self._width - filled)
     text = f"{self.desc}[{bar}] {self.count}/{self.total}"
     rate = self.rate

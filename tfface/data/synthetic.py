@@ -9,7 +9,8 @@ Two modes (``mode=``):
 
 * ``"synthetic"`` — the labeled domain: plain renders on a uniform
   background, one soft frontal-ish white light, head pose inside
-  yaw ±30° / pitch ±10° / roll 0 (configurable).
+  yaw ±30° / pitch ±10° / roll 0 (configurable), the whole head in view
+  (the Deep3DFaceRecon camera with its focal × 0.75, ``zoom``).
 * ``"pseudo_real"`` — an unlabeled domain with a different render style that
   stands in for real photos in demos of real+synthetic training: textured
   skin noise, gradient / noise-texture backgrounds, two or three coloured
@@ -19,8 +20,8 @@ Two modes (``mode=``):
 
 **Determinism.** Every example's factors come from its own random generator
 seeded by ``(seed, mode, example index)``, so an example does not depend on
-shard size or batch size. Rendering runs on the CPU with fixed batch shapes
-(the last batch is padded), PNG encoding and record serialization are
+shard size or batch size. Rendering uses fixed batch shapes (the last batch
+is padded), PNG encoding and record serialization are
 deterministic, and no time stamps are stored: the same seed with the same
 settings (image size, counts, batch size, backend, model options) gives
 byte-identical shards on the same machine and TensorFlow build; a different
@@ -40,7 +41,7 @@ import json
 import math
 import os
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from absl import logging
 import numpy as np
@@ -584,7 +585,8 @@ def write_synthetic_dataset(output_dir: str,
                             max_pitch_degrees: float = 10.0,
                             max_roll_degrees: float = 0.0,
                             zoom: float = 0.75,
-                            model_options: Optional[Mapping[str, object]] = None,
+                            model_options: Optional[Mapping[str, object]]
+                            = None,
                             overwrite: bool = False,
                             show_progress: bool = True) -> Dict[str, object]:
   """Renders and writes a sharded synthetic (or pseudo-real) face dataset.
@@ -765,7 +767,8 @@ def sample_model_factors(rng: np.random.Generator, model
   return factors
 
 
-def sample_factors(rng: np.random.Generator, model, mode: str = schema.SYNTHETIC,
+def sample_factors(rng: np.random.Generator, model,
+                   mode: str = schema.SYNTHETIC,
                    config: SamplingConfig = SamplingConfig()
                    ) -> Dict[str, np.ndarray]:
   """Every factor θ_i of one face (:func:`synthetic_factor_sizes` order).
