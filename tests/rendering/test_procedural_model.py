@@ -325,3 +325,28 @@ def test_gradients_finite_and_nonzero_for_every_parameter(model):
     g = grad.numpy()
     assert np.all(np.isfinite(g)), name
     assert np.all(np.abs(g) > 0), (name, g)
+
+
+def test_rendered_mouth_opens_and_blink_hides_the_iris(model):
+  """Through the face renderer: the open mouth and the irises show."""
+  from tfface.rendering import face_renderer  # pylint: disable=g-import-not-at-top
+  renderer = face_renderer.FaceRenderer(model, 48)
+  names = list(model.expression_names)
+  expression = np.zeros([4, len(names)], np.float32)
+  expression[1, names.index("jawOpen")] = 1.0
+  expression[2, names.index("eyeBlinkLeft")] = 1.0
+  expression[2, names.index("eyeBlinkRight")] = 1.0
+  params = renderer.default_parameters(4)
+  params["expression"] = tf.constant(expression)
+  params["gaze"] = tf.constant([[0, 0], [0, 0], [0, 0], [0, 0.5]],
+                               tf.float32)
+  out = renderer.render(params)
+  regions = {k: v.numpy()[..., 0] for k, v in out["regions"].items()}
+  mouth = regions["mouth"].sum(axis=(1, 2))
+  iris = (regions["iris_left"] + regions["iris_right"]).sum(axis=(1, 2))
+  assert mouth[0] < 1.0 and mouth[1] > 10.0
+  assert iris[0] > 4.0 and iris[2] < 0.1 * iris[0]
+  # Gaze toward +x moves the iris pixels toward the image right.
+  cols = np.arange(48)[None, :]
+  centre = lambda m: (m.sum(axis=0) * cols[0]).sum() / m.sum()
+  assert centre(regions["iris_left"][3]) > centre(regions["iris_left"][0]) + 0.5

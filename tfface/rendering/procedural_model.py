@@ -92,8 +92,9 @@ class ProceduralFaceModel(face_model.FaceModel):
     """Builds the model.
 
     Args:
-      resolution: Python int in [1, 6]; mesh density (about 2.3k vertices at
-        1, 7.9k at 2, growing roughly with its square).
+      resolution: Python int in [1, 6]; mesh density: about 3.0k vertices
+        (5.9k triangles) at 1, 9.0k (17.8k) at 2, 18k (37k) at 3, growing
+        roughly with its square.
 
     Raises:
       ValueError: on a bad resolution.
