@@ -194,6 +194,15 @@ def test_image_folder_reads_bmp_and_gif(tmp_path):
       np.array([10, 20, 30]) / 127.5 - 1.0, (16, 16, 3)), atol=1e-5)
 
 
+def test_folder_of_only_bad_images_raises_instead_of_spinning(tmp_path):
+  for i in range(3):
+    (tmp_path / f"bad{i}.png").write_bytes(b"nope")
+  ds = datasets.image_folder_dataset(str(tmp_path), 16, batch_size=2)
+  with pytest.raises(tf.errors.OpError, match="no image of directory"):
+    next(iter(ds))
+  assert ds.read_stats.num_skipped == 3
+
+
 def test_image_folder_errors_are_clear(tmp_path):
   with pytest.raises(ValueError, match="does not exist"):
     datasets.image_folder_dataset(str(tmp_path / "missing"), 16)

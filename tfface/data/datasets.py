@@ -36,6 +36,7 @@ class ReadStats:
 
   Attributes:
     num_decoded: images decoded successfully (counted again each epoch).
+    num_skip_events: failed decodes (counted again each epoch).
     skipped: dict source -> reason for every distinct image that could not
       be read or decoded (a file path, or ``"<file>#<record index>"``).
   """
@@ -43,6 +44,7 @@ class ReadStats:
   def __init__(self):
     self._lock = threading.Lock()
     self.num_decoded = 0
+    self.num_skip_events = 0
     self.skipped: Dict[str, str] = {}
 
   @property
@@ -59,6 +61,7 @@ class ReadStats:
     with self._lock:
       new = source not in self.skipped
       self.skipped[source] = reason
+      self.num_skip_events += 1
     if new:
       logging.warning("skipping undecodable image %s: %s", source, reason)
 
@@ -305,12 +308,15 @@ def pseudo_real_dataset(file_pattern: Union[str, Sequence[str]],
                  repeat, seed, shuffle_buffer)
 
 
-def _safe_decode(stats: ReadStats, image_key: Optional[str] = None):
-  """A graph function (source, record) -> (uint8 `[h, w, 3]`, ok); never fails.
+def _safe_decode(stats: ReadStats, image_key: Optional[str] = None,
+                 give_up_after: int = 1000, what: str = "the input"):
+  """A graph function (source, record) -> (uint8 `[h, w, 3]`, ok).
 
   Without ``image_key`` the image bytes are read from the path ``source``;
   with it they come from that bytes feature of the serialized
-  `tf.train.Example` ``record``.
+  `tf.train.Example` ``record``. A bad image gives ``ok`` False; only after
+  ``give_up_after`` failures with no image decoded at all (a repeated
+  pipeline would otherwise spin forever) does it raise, naming ``what``.
   """
 
   def decode(source, record):
@@ -334,6 +340,10 @@ def _safe_decode(stats: ReadStats, image_key: Optional[str] = None):
     except Exception as e:  # pylint: disable=broad-except
       stats.record_skipped(source, " ".join(str(e).split())[:200] or
                            type(e).__name__)
+      if stats.num_decoded == 0 and stats.num_skip_events >= give_up_after:
+        raise ValueError(
+            f"no image of {what} could be decoded ({stats.num_skipped} bad "
+            f"images, e.g. {source}: {stats.skipped[source]})") from None
       return np.zeros([1, 1, 3], np.uint8), False
     stats.record_decoded()
     return image, True
@@ -379,7 +389,9 @@ def image_folder_dataset(directory: str,
   """Images (PNG, JPEG, BMP, GIF first frame) anywhere under ``directory``.
 
   Unreadable or undecodable files are skipped, logged once and counted in
-  ``stats`` (also available as ``dataset.read_stats``).
+  ``stats`` (also available as ``dataset.read_stats``). If not a single file
+  decodes, iterating raises (instead of a repeated pipeline spinning
+  forever).
 
   Args:
     directory: root of the image tree (searched recursively).
@@ -400,7 +412,8 @@ def image_folder_dataset(directory: str,
   _check_batch_size(batch_size)
   stats = stats if stats is not None else ReadStats()
   files = list_image_files(directory)
-  decode = _safe_decode(stats)
+  decode = _safe_decode(stats, give_up_after=len(files),
+                        what=f"directory {directory!r}")
 
   def parse(path):
     image, ok = decode(path, tf.constant(b""))
@@ -448,7 +461,7 @@ def real_tfrecord_dataset(file_pattern: Union[str, Sequence[str]],
   _check_batch_size(batch_size)
   stats = stats if stats is not None else ReadStats()
   files = _glob(file_pattern)
-  decode = _safe_decode(stats, image_key)
+  decode = _safe_decode(stats, image_key, what=f"{file_pattern!r}")
 
   def parse(source, serialized):
     image, ok = decode(source, serialized)
