@@ -60,6 +60,8 @@ _LID_STATES = {
     "aperture": (1.2 * _LID_UP, -1.2 * _LID_LOW),
 }
 
+_NEUTRAL_LIDS = {-1.0: _LID_STATES["neutral"], 1.0: _LID_STATES["neutral"]}
+
 JAW_PIVOT = np.array([0.0, 0.1, -0.4])
 JAW_ANGLE = 0.3  # radians at jawOpen = 1.
 
@@ -183,30 +185,23 @@ class _Skin:
       el[sel] = np.where(upper, new_upper, new_lower)
     return el
 
-  def positions(self, states=None, knobs=None, subset=None):
-    """Skin vertex positions `[V, 3]` (or `[len(subset), 3]`).
+  def neutral(self) -> np.ndarray:
+    """Neutral (open-eyed) skin positions `[V, 3]`; caches the ray radii."""
+    d = grid_lib.directions(self.lid_elevation(_NEUTRAL_LIDS),
+                            self.grid.azimuth)
+    self._neutral_raw = sdf.cast_rays(grid_lib.ORIGIN, d, sdf.ShapeKnobs())
+    r = sdf.surface_radius(grid_lib.ORIGIN, d, sdf.ShapeKnobs(),
+                           guess=self._neutral_raw)
+    self._neutral = self._tuck_lid_margins(
+        grid_lib.ORIGIN + r[:, None] * d, None)
+    return self._neutral
 
-    Without `states` and `subset` (open eyes, all vertices) the sculpted
-    field's neutral ray distances are reused to bracket the search.
-    """
+  def positions(self, states, subset):
+    """Skin positions `[len(subset), 3]` of `subset` for lid `states`."""
     g = self.grid
-    guess = None
-    if states is None and subset is None:
-      if knobs is not None:
-        guess = self._neutral_raw
-    if states is None:
-      states = {-1.0: _LID_STATES["neutral"], 1.0: _LID_STATES["neutral"]}
-    el = self.lid_elevation(states)
-    az = g.azimuth
-    if subset is not None:
-      el, az = el[subset], az[subset]
-    d = grid_lib.directions(el, az)
-    if guess is None and states is not None and subset is None and (
-        knobs is None):
-      self._neutral_raw = sdf.cast_rays(grid_lib.ORIGIN, d, sdf.ShapeKnobs())
-      guess = self._neutral_raw
-    r = sdf.surface_radius(grid_lib.ORIGIN, d, knobs or sdf.ShapeKnobs(),
-                           guess=guess)
+    el = self.lid_elevation(states)[subset]
+    d = grid_lib.directions(el, g.azimuth[subset])
+    r = sdf.surface_radius(grid_lib.ORIGIN, d, sdf.ShapeKnobs())
     points = grid_lib.ORIGIN + r[:, None] * d
     return self._tuck_lid_margins(points, subset)
 
@@ -247,8 +242,7 @@ class _Skin:
     depend on the knobs).
     """
     base = sdf.ShapeKnobs()
-    d = grid_lib.directions(self.lid_elevation(
-        {-1.0: _LID_STATES["neutral"], 1.0: _LID_STATES["neutral"]}),
+    d = grid_lib.directions(self.lid_elevation(_NEUTRAL_LIDS),
                             self.grid.azimuth)
     raw = grid_lib.ORIGIN + self._neutral_raw[:, None] * d
     h = 1e-3
@@ -275,8 +269,7 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   """Builds the whole procedural model at `resolution` (int >= 1)."""
   skin = _Skin(resolution)
   g = skin.grid
-  neutral_skin = skin.positions()
-  skin._neutral = neutral_skin
+  neutral_skin = skin.neutral()
   num_skin = len(neutral_skin)
 
   # ---- Mouth interior: a closed ellipsoid behind the lips.
@@ -343,7 +336,7 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   def lid_delta(states):
     sel = np.nonzero(skin.lid_region)[0]
     moved = neutral_skin.copy()
-    moved[sel] = skin.positions(states, subset=sel)
+    moved[sel] = skin.positions(states, sel)
     return pad_skin(moved - neutral_skin)
 
   # ---- Jaw weights.
@@ -419,11 +412,10 @@ def build_face_arrays(resolution: int) -> FaceArrays:
                                                      0.0])
     w = _plateau(dist_to((0.45 * sign, 0.46, 0.14)), 0.04, 0.18) * is_skin
     expr["browOuterUp" + name] = w[:, None] * np.array([0.0, 0.045, 0.0])
-  neutral_states = {-1.0: _LID_STATES["neutral"], 1.0: _LID_STATES["neutral"]}
   for name, sign in (("Left", 1.0), ("Right", -1.0)):
     for state, key in (("blink", "eyeBlink"), ("wide", "eyeWide"),
                        ("squint", "eyeSquint")):
-      states = dict(neutral_states)
+      states = dict(_NEUTRAL_LIDS)
       states[sign] = _LID_STATES[state]
       expr[key + name] = lid_delta(states)
     # Squint also lifts the cheek under the eye.
@@ -695,7 +687,7 @@ def _landmarks(g, mean, normals, num_skin) -> np.ndarray:
   # Outer lips 48-59 on the lip borders.
   c48 = col_of(-am) - 1
   lm[48] = gid(mr, c48)
-  lm[54] = gid(mr, num_cols - 1 - c48 if False else col_of(am) + 1)
+  lm[54] = gid(mr, col_of(am) + 1)
   el_m = grid_lib.MOUTH_ELEVATION
 
   def row_of(elevation):
@@ -710,7 +702,7 @@ def _landmarks(g, mean, normals, num_skin) -> np.ndarray:
 
   skin = np.zeros(len(mean), bool)
   skin[:num_skin] = True
-  front = skin & (normals[:, 2] > 0.25) & (g.side.shape[0] > 0)
+  front = skin & (normals[:, 2] > 0.25)
   midline = skin & (np.abs(mean[:, 0]) < 1e-6) & (normals[:, 2] > 0)
   # Nose: 27 nasion (between the eyes), 28-29 bridge, 30 tip.
   lm[27] = gid(er, col_of(0.0))
