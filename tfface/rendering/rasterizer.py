@@ -203,19 +203,23 @@ def rasterize_triangle_ids(
   num_chunks = (total + chunk - 1) // chunk
   # Per-triangle rows, gathered once per candidate and unstacked (a few 2-D
   # gathers are much cheaper than many 1-D or 3-D ones).
-  wide_rows = tf.concat([m, starts[:, None]], axis=1)  # [N, 10] int64
-  image = flat // num_triangles
-  base = image * (height * width) + bottom * width + left  # first pixel
-  narrow_rows = tf.stack(
-      [left, bottom, span_x, base, flat % num_triangles], axis=1)  # [N, 5]
+  # First pixel of the box and its width packed in one int64 column.
+  origin = tf.cast(bottom * width + left, tf.int64)  # < 2^32
+  packed = origin + tf.bitwise.left_shift(tf.cast(span_x, tf.int64), 32)
+  wide_rows = tf.concat(
+      [m, tf.stack([starts, packed, tf.cast(flat, tf.int64)], axis=1)],
+      axis=1)  # [N, 12] int64
+  columns = tf.unstack(wide_rows, axis=1)
   float_rows = tf.concat([z, w], axis=1)  # [N, 6]
-  # Fixed-point pixel-centre coordinates, computed as the kernel does.
-  px_table = tf.cast(
+  # Fixed-point pixel-centre coordinates per pixel, computed as the kernel.
+  px_fixed = tf.cast(
       ((tf.range(width, dtype=tf.float32) + 0.5) / (0.5 * width) - 1.0) *
       _FIXED_ONE, tf.int64)
-  py_table = tf.cast(
+  py_fixed = tf.cast(
       ((tf.range(height, dtype=tf.float32) + 0.5) / (0.5 * height) - 1.0) *
       _FIXED_ONE, tf.int64)
+  px_table = tf.reshape(tf.tile(px_fixed[None, :], [height, 1]), [-1])
+  py_table = tf.reshape(tf.tile(py_fixed[:, None], [1, width]), [-1])
   big_id = tf.int32.max
 
   def body(i, zbuf, idbuf):
@@ -230,31 +234,35 @@ def rasterize_triangle_ids(
         tf.ones_like(later), tf.cast(tf.gather(starts, later) - first,
                                      tf.int32), tf.cast(size, tf.int32))
     n = bounds[0] + tf.cumsum(marks)  # [C]
-    m0, m1, m2, m3, m4, m5, m6, m7, m8, start = tf.unstack(
-        tf.gather(wide_rows, n), axis=1)
-    left_n, bottom_n, span_n, base_n, triangle = tf.unstack(
-        tf.gather(narrow_rows, n), axis=1)
+    m0, m1, m2, m3, m4, m5, m6, m7, m8, start, fields, flat_n = (
+        tf.gather(column, n) for column in columns)
+    origin_n = tf.cast(tf.bitwise.bitwise_and(fields, (1 << 32) - 1),
+                       tf.int32)
+    span_n = tf.cast(tf.bitwise.right_shift(fields, 32), tf.int32)
     offset = (tf.cast(first - start, tf.int32) +
               tf.range(tf.cast(size, tf.int32)))
-    dx = offset % span_n
     dy = offset // span_n
-    px_i = tf.gather(px_table, left_n + dx)
-    py_i = tf.gather(py_table, bottom_n + dy)
+    local = origin_n + offset + dy * (width - span_n)  # pixel in the image
+    px_i = tf.gather(px_table, local)
+    py_i = tf.gather(py_table, local)
     e0 = m0 * px_i + m1 * py_i + m2
     e1 = m3 * px_i + m4 * py_i + m5
     e2 = m6 * px_i + m7 * py_i + m8
     # All >= 0 and one > 0 <=> the OR of the three is > 0 (sign bit clear).
     inside = tf.bitwise.bitwise_or(tf.bitwise.bitwise_or(e0, e1), e2) > 0
     sel = tf.where(inside)[:, 0]
-    edges = tf.gather(tf.stack([e0, e1, e2], axis=1), sel)  # [C', 3]
-    pixel = tf.gather(base_n + dy * width + dx, sel)
-    triangle = tf.gather(triangle, sel)
+    e0, e1, e2 = (tf.gather(e, sel) for e in (e0, e1, e2))
+    flat_n = tf.cast(tf.gather(flat_n, sel), tf.int32)
+    image = flat_n // num_triangles
+    pixel = image * (height * width) + tf.gather(local, sel)
+    triangle = flat_n - image * num_triangles
 
-    one_over_w = tf.cast(tf.reduce_sum(edges, axis=-1), tf.float32)
-    bary = tf.cast(edges, tf.float32) / one_over_w[:, None]
+    one_over_w = tf.cast(e0 + e1 + e2, tf.float32)
     zw = tf.gather(float_rows, tf.gather(n, sel))  # [C', 6]: z0..2, w0..2
-    clip_z = tf.reduce_sum(bary * zw[:, :3], axis=-1)
-    clip_w = tf.reduce_sum(bary * zw[:, 3:], axis=-1)
+    b0, b1, b2 = (tf.cast(e, tf.float32) / one_over_w for e in (e0, e1, e2))
+    z0, z1, z2, w0, w1, w2 = tf.unstack(zw, axis=1)
+    clip_z = b0 * z0 + b1 * z1 + b2 * z2
+    clip_w = b0 * w0 + b1 * w1 + b2 * w2
     ndc_z = clip_z / tf.where(tf.equal(clip_w, 0.0), 1.0, clip_w)
     keep = tf.logical_and(ndc_z >= -1.0, ndc_z < 1.0)
 
