@@ -350,3 +350,32 @@ def test_rendered_mouth_opens_and_blink_hides_the_iris(model):
   cols = np.arange(48)[None, :]
   centre = lambda m: (m.sum(axis=0) * cols[0]).sum() / m.sum()
   assert centre(regions["iris_left"][3]) > centre(regions["iris_left"][0]) + 0.5
+
+
+def test_nonlinear_parts_match_finite_differences(model):
+  rng = np.random.default_rng(3)
+  base = _params(model, beard_style=[0.6, 0.8, 0.3],
+                 hair_style=[0.7, 0.4, 0.5])
+  base["gaze"] = tf.constant([[0.2, -0.3]])
+  wv = tf.constant(rng.normal(size=(1, model.num_vertices, 3)), tf.float32)
+  wa = tf.constant(rng.normal(size=(1, model.num_vertices, 3)), tf.float32)
+
+  def loss(params):
+    return (tf.reduce_sum(model.vertices(params) * wv) +
+            tf.reduce_sum(model.albedo(params) * wa))
+
+  for name in ("gaze", "hair_style", "beard_style"):
+    var = tf.Variable(base[name])
+    with tf.GradientTape() as tape:
+      value = loss(dict(base, **{name: var}))
+    grad = tape.gradient(value, var).numpy()[0]
+    eps = 1e-2
+    for k in range(grad.shape[0]):
+      delta = np.zeros(base[name].shape, np.float32)
+      delta[0, k] = eps
+      plus = loss(dict(base, **{name: base[name] + delta})).numpy()
+      minus = loss(dict(base, **{name: base[name] - delta})).numpy()
+      numeric = (plus - minus) / (2 * eps)
+      np.testing.assert_allclose(grad[k], numeric, rtol=0.05,
+                                 atol=0.02 * abs(numeric) + 0.05,
+                                 err_msg=f"{name}[{k}]")

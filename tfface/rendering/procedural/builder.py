@@ -370,6 +370,13 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   def dist_to(point):
     return np.linalg.norm(anchor - np.asarray(point), axis=1)
 
+  front_skin = np.nonzero(is_skin & (normals[:, 2] > 0.3))[0]
+
+  def on_skin(x, y):
+    """The front-facing skin vertex nearest to (x, y) in the frontal view."""
+    d = np.hypot(mean[front_skin, 0] - x, mean[front_skin, 1] - y)
+    return mean[front_skin[np.argmin(d)]]
+
   expr = {}
   rel = mean - JAW_PIVOT
   rotated = rel @ _rotation_x(JAW_ANGLE).T
@@ -397,20 +404,20 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   expr["mouthPucker"] = w_lips[:, None] * pucker
   puff = np.zeros_like(mean)
   for sign in (-1.0, 1.0):
-    w = _plateau(dist_to((0.34 * sign, -0.25, 0.15)), 0.05, 0.24) * is_skin
+    w = _plateau(dist_to(on_skin(0.34 * sign, -0.25)), 0.05, 0.24) * is_skin
     puff += w[:, None] * normals * 0.06
   expr["cheekPuff"] = puff
   inner = np.zeros(num_v)
   for sign in (-1.0, 1.0):
     inner = np.maximum(
-        inner, _plateau(dist_to((0.13 * sign, 0.47, 0.27)), 0.04, 0.17))
+        inner, _plateau(dist_to(on_skin(0.13 * sign, 0.47)), 0.04, 0.17))
   expr["browInnerUp"] = (inner * is_skin)[:, None] * np.array(
       [0.0, 0.05, 0.005])
   for name, sign in (("Left", 1.0), ("Right", -1.0)):
-    w = _plateau(dist_to((0.3 * sign, 0.48, 0.24)), 0.08, 0.21) * is_skin
+    w = _plateau(dist_to(on_skin(0.3 * sign, 0.48)), 0.08, 0.21) * is_skin
     expr["browDown" + name] = w[:, None] * np.array([-0.012 * sign, -0.04,
                                                      0.0])
-    w = _plateau(dist_to((0.45 * sign, 0.46, 0.14)), 0.04, 0.18) * is_skin
+    w = _plateau(dist_to(on_skin(0.45 * sign, 0.46)), 0.04, 0.18) * is_skin
     expr["browOuterUp" + name] = w[:, None] * np.array([0.0, 0.045, 0.0])
   for name, sign in (("Left", 1.0), ("Right", -1.0)):
     for state, key in (("blink", "eyeBlink"), ("wide", "eyeWide"),
@@ -419,9 +426,9 @@ def build_face_arrays(resolution: int) -> FaceArrays:
       states[sign] = _LID_STATES[state]
       expr[key + name] = lid_delta(states)
     # Squint also lifts the cheek under the eye.
-    w = _plateau(dist_to((0.32 * sign, 0.08, 0.2)), 0.03, 0.14) * is_skin
+    w = _plateau(dist_to(on_skin(0.32 * sign, 0.1)), 0.03, 0.14) * is_skin
     expr["eyeSquint" + name] += w[:, None] * np.array([0.0, 0.02, 0.005])
-    w = _plateau(dist_to((0.105 * sign, -0.09, 0.36)), 0.03, 0.1) * is_skin
+    w = _plateau(dist_to(on_skin(0.105 * sign, -0.09)), 0.03, 0.1) * is_skin
     expr["noseSneer" + name] = w[:, None] * np.array([0.0, 0.03, 0.004])
   expression_basis = np.stack([expr[n] for n in EXPRESSION_NAMES])
 

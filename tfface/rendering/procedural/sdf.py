@@ -126,8 +126,9 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
   jaw = _ellipsoid(p, (0.0, -0.45 * fl, -0.34),
                    (0.46 * k.jaw_width * w, 0.36 * fl, 0.5))
   d = smin(d, jaw, 0.2)
-  gonial = _ellipsoid(p, (0.0, -0.52 * fl, -0.42),
-                      (0.5 * k.jaw_angle * k.jaw_width * w, 0.22, 0.28))
+  gonial = _ellipsoid(p, (0.0, -0.52 * fl - 0.15 * (k.jaw_angle - 1.0),
+                          -0.42 - 0.1 * (k.jaw_angle - 1.0)),
+                      (0.5 * k.jaw_width * w, 0.22, 0.28))
   d = smin(d, gonial, 0.15)
   chin = _ellipsoid(p, (0.0, -0.71 * fl, 0.1 + 0.06 * k.chin_forward),
                     (0.16 * k.chin_size, 0.11 * k.chin_size, 0.1))
@@ -274,6 +275,6 @@ def knob_modes() -> Dict[str, ShapeKnobs]:
       "lower_lip": base.replace(lower_lip=1.25),
       "cranium_height": base.replace(cranium_height=1.06),
       "face_depth": base.replace(face_depth=0.07),
-      "jaw_angle": base.replace(jaw_angle=1.05),
+      "jaw_angle": base.replace(jaw_angle=1.3),
       "neck_width": base.replace(neck_width=1.06),
   }
