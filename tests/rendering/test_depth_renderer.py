@@ -204,3 +204,49 @@ def test_grid_triangles_cover_each_quad_once():
       edges[tuple(sorted((a, b)))] = edges.get(tuple(sorted((a, b))), 0) + 1
   assert max(edges.values()) == 2
   assert sum(1 for v in edges.values() if v == 1) == 2 * (2 + 3)  # boundary
+
+
+def test_depth_from_network_range_mean_invariance_and_border():
+  rng = np.random.default_rng(4)
+  raw = rng.normal(0, 2, (2, 8, 12, 1)).astype(np.float32)
+  depth = depth_renderer.depth_from_network(raw).numpy()
+  shifted = depth_renderer.depth_from_network(raw + 3.0).numpy()
+  np.testing.assert_allclose(depth, shifted, atol=1e-6)
+  inner = depth[:, :, 2:-2]
+  assert inner.min() > 0.9 and inner.max() < 1.1
+  np.testing.assert_allclose(depth[:, :, [0, 1, -2, -1]], 1.05)
+  # tanh(raw - mean): the pixel at the image mean has depth 1.0.
+  plain = depth_renderer.depth_from_network(raw, clamp_border=False).numpy()
+  centred = raw - raw.mean(axis=(1, 2, 3), keepdims=True)
+  np.testing.assert_allclose(plain, 1.0 + 0.1 * np.tanh(centred), atol=1e-6)
+
+
+def test_gaussian_blur_kernel_and_reflect_padding():
+  image = np.zeros((1, 25, 25, 2), np.float32)
+  image[0, 12, 12, 0] = 1.0
+  image[..., 1] = 0.7
+  out = depth_renderer.gaussian_blur(image, size=3, sigma=1.5).numpy()
+  x = np.arange(7) - 3.0
+  k = np.exp(-(x / 3.0)**2)
+  k /= k.sum()
+  np.testing.assert_allclose(out[0, 9:16, 9:16, 0], np.outer(k, k),
+                             atol=1e-6)
+  np.testing.assert_allclose(out[..., 1], 0.7, atol=1e-6)  # constant kept
+
+
+def test_transformation_map_from_network():
+  depth = np.full((1, 32, 32, 1), 1.05, np.float32)
+  depth[:, 8:24, 10:22] = 0.95  # the face
+  raw = np.full((1, 32, 32, 1), -20.0, np.float32)  # background T ~ 0
+  t = depth_renderer.transformation_map_from_network(raw, depth).numpy()
+  assert t.min() >= 0.0 and t.max() <= 1.0
+  assert t[0, 16, 16, 0] > 0.9 * t.max() and t[0, 16, 16, 0] > 0.5
+  assert t[0, 16, 3, 0] < t[0, 16, 12, 0]  # blurred falloff off the face
+  np.testing.assert_array_equal(t[:, [0, -1]], 0.0)
+  np.testing.assert_array_equal(t[:, :, [0, 1, -2, -1]], 0.0)
+  # raw ~ 0 everywhere: T = sigmoid(5) ~ 0.993 even off the face.
+  t0 = depth_renderer.transformation_map_from_network(
+      np.zeros_like(raw), depth).numpy()
+  assert t0[0, 3, 5, 0] > 0.99
+  with pytest.raises(ValueError, match="must match"):
+    depth_renderer.transformation_map_from_network(raw, depth[:, :16])

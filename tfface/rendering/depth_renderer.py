@@ -15,6 +15,10 @@ NDC (2i + 1) / S − 1, i.e. focal S / 2 / tan(fov / 2) — the same 256/255 zoo
 of a frontal render that LiftedGAN's Pytorch3D renderer has. Barycentric
 interpolation is perspective-correct (Pytorch3D 0.2.5 used screen-space
 barycentrics; the difference inside a grid cell is second order).
+
+Also here: LiftedGAN's post-processing of its networks' raw outputs into the
+renderer's inputs (`depth_from_network`, `transformation_map_from_network`,
+`gaussian_blur`).
 """
 
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -320,6 +324,107 @@ class DepthMapRenderer:
       raise ValueError(f"{name} must be [B, {height}, {width}, {channels}], "
                        f"got shape {value.shape}.")
     return value
+
+
+def depth_from_network(raw: tf.Tensor, min_depth: float = 0.9,
+                       max_depth: float = 1.1, border_depth: float = 1.05,
+                       clamp_border: bool = True) -> tf.Tensor:
+  """LiftedGAN's depth post-processing of D_S's raw output.
+
+  d = tanh(raw − mean over the image), depth = (1 + d) / 2 · max_depth +
+  (1 − d) / 2 · min_depth; with `clamp_border` the two leftmost and two
+  rightmost columns are set to `border_depth` (rows are left alone).
+
+  Args:
+    raw: `[B, H, W, 1]` float32 network output (W >= 4).
+    min_depth: depth for d = −1.
+    max_depth: depth for d = +1.
+    border_depth: depth of the clamped border columns.
+    clamp_border: clamp the border columns.
+
+  Returns:
+    `[B, H, W, 1]` float32 depth in (min_depth, max_depth) (border columns
+    `border_depth`).
+  """
+  raw = tf.convert_to_tensor(raw, tf.float32)
+  if raw.shape.rank != 4 or raw.shape[-1] != 1:
+    raise ValueError(f"raw depth must be [B, H, W, 1], got shape {raw.shape}.")
+  d = tf.tanh(raw - tf.reduce_mean(raw, axis=[1, 2, 3], keepdims=True))
+  depth = (1.0 + d) / 2.0 * max_depth + (1.0 - d) / 2.0 * min_depth
+  if clamp_border:
+    width = tf.shape(depth)[2]
+    column = tf.range(width)
+    border = tf.logical_or(column < 2, column >= width - 2)
+    depth = tf.where(border[None, None, :, None], border_depth, depth)
+  return depth
+
+
+def gaussian_blur(image: tf.Tensor, size: int = 10,
+                  sigma: float = 4.0) -> tf.Tensor:
+  """LiftedGAN's `Blur`: a (2·size + 1)² Gaussian, reflect padding.
+
+  The kernel is exp(−((x − size) / (2σ))²) per axis, normalized to sum 1
+  (so its standard deviation is σ√2 before truncation), applied per channel.
+
+  Args:
+    image: `[B, H, W, C]` float32, H and W > size.
+    size: kernel radius in pixels.
+    sigma: the σ of the formula above.
+
+  Returns:
+    `[B, H, W, C]` float32.
+  """
+  image = tf.convert_to_tensor(image, tf.float32)
+  x = np.arange(2 * size + 1, dtype=np.float64)
+  kernel = np.exp(-((x - size) / (2.0 * sigma))**2)
+  kernel = (kernel / kernel.sum()).astype(np.float32)
+  channels = image.shape[-1]
+  padded = tf.pad(image, [[0, 0], [size, size], [size, size], [0, 0]],
+                  "REFLECT")
+  horizontal = np.tile(kernel[None, :, None, None], [1, 1, channels, 1])
+  vertical = np.tile(kernel[:, None, None, None], [1, 1, channels, 1])
+  out = tf.nn.depthwise_conv2d(padded, horizontal, [1, 1, 1, 1], "VALID")
+  return tf.nn.depthwise_conv2d(out, vertical, [1, 1, 1, 1], "VALID")
+
+
+def transformation_map_from_network(raw: tf.Tensor, depth: tf.Tensor,
+                                    border_depth: float = 1.05,
+                                    blur_size: int = 10,
+                                    blur_sigma: float = 4.0) -> tf.Tensor:
+  """LiftedGAN's post-processing of D_T's raw output into the map T.
+
+  T = sigmoid(raw + 5); T = 1 where depth <= border_depth − 0.01 (the face);
+  Gaussian blur (`gaussian_blur`); then rows 0 and H − 1 and columns 0, 1,
+  W − 2, W − 1 are set to 0, so the image frame never moves.
+
+  Args:
+    raw: `[B, H, W, 1]` float32 network output.
+    depth: `[B, H, W, 1]` float32 depth from `depth_from_network`.
+    border_depth: LiftedGAN's border depth (1.05).
+    blur_size: blur radius (10).
+    blur_sigma: blur σ (4).
+
+  Returns:
+    `[B, H, W, 1]` float32 in [0, 1].
+  """
+  raw = tf.convert_to_tensor(raw, tf.float32)
+  depth = tf.convert_to_tensor(depth, tf.float32)
+  if raw.shape.rank != 4 or raw.shape[-1] != 1:
+    raise ValueError(
+        f"raw transformation map must be [B, H, W, 1], got shape {raw.shape}.")
+  if depth.shape != raw.shape:
+    raise ValueError(f"depth shape {depth.shape} must match the raw "
+                     f"transformation map shape {raw.shape}.")
+  t = tf.sigmoid(raw + 5.0)
+  t = tf.where(depth <= border_depth - 0.01, 1.0, t)
+  t = gaussian_blur(t, blur_size, blur_sigma)
+  height, width = tf.shape(t)[1], tf.shape(t)[2]
+  rows = tf.range(height)
+  columns = tf.range(width)
+  keep_rows = tf.logical_and(rows >= 1, rows < height - 1)
+  keep_columns = tf.logical_and(columns >= 2, columns < width - 2)
+  keep = tf.logical_and(keep_rows[:, None], keep_columns[None, :])
+  return t * tf.cast(keep, tf.float32)[None, :, :, None]
 
 
 def grid_triangles(height: int, width: int) -> np.ndarray:
