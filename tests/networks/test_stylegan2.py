@@ -148,3 +148,27 @@ def test_bad_inputs_are_clear_errors(tiny_generator):
     tiny_generator.synthesis(tf.zeros([1, 3, 6]))
   with pytest.raises(ValueError, match="lacks resolutions"):
     stylegan2.Generator(32, {4: 8, 8: 8})
+
+
+def test_checkpoints_hold_every_weight(tmp_path):
+  # tf.train.Checkpoint must see every variable, noise buffers and w̄ included
+  # (Keras 3 models do not expose Python lists of layers to it).
+  channels = stylegan2.channel_table(32, divisor=64)
+  g = stylegan2.Generator(32, channels, z_dim=8, style_dim=8, mapping_layers=3)
+  g.build_all()
+  d = stylegan2.Discriminator(32, channels)
+  d.build_all()
+  path = tf.train.Checkpoint(g=g, d=d).save(str(tmp_path / "ckpt"))
+  saved = [n for n, _ in tf.train.list_variables(path)
+           if n.endswith("VARIABLE_VALUE") and not n.startswith("save_counter")]
+  assert len(saved) == len(g.weights) + len(d.weights)
+  g2 = stylegan2.Generator(32, channels, z_dim=8, style_dim=8, mapping_layers=3)
+  g2.build_all()
+  d2 = stylegan2.Discriminator(32, channels)
+  d2.build_all()
+  tf.train.Checkpoint(g=g2, d=d2).restore(path).assert_consumed()
+  z = tf.random.normal([2, 8])
+  np.testing.assert_array_equal(g(z, noise_mode="const").numpy(),
+                                g2(z, noise_mode="const").numpy())
+  images = tf.random.normal([2, 32, 32, 3])
+  np.testing.assert_array_equal(d(images).numpy(), d2(images).numpy())

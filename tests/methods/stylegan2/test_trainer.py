@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +14,7 @@ import tensorflow as tf
 from tfface import config as config_lib
 from tfface import export as export_lib
 from tfface import training
+from tfface.methods.stylegan2 import generate
 from tfface.methods.stylegan2 import StyleGAN2Method
 from tfface.methods.stylegan2 import stylegan2_dataset
 
@@ -97,7 +99,7 @@ def test_trains_under_mirrored_strategy_from_gin_then_exports(tmp_path):
       method, dataset, model_dir,
       training.LoopConfig(max_steps=steps, checkpoint_every=steps,
                           image_every=steps, summary_every=1, log_every=50),
-      strategy=strategy)
+      strategy=strategy, operative_config=gin.config_str())
   assert all(np.isfinite(v) for v in losses.values())
   assert training.loop.checkpoints_lib.latest_checkpoint(model_dir)
 
@@ -147,3 +149,8 @@ def test_trains_under_mirrored_strategy_from_gin_then_exports(tmp_path):
   np.testing.assert_allclose(np.array(out["mapping"]), g.mapping(z).numpy(),
                              atol=1e-5)
   assert method.image_summaries()["samples"].shape == (4, 16, 16, 3)
+
+  # tools/generate.py's loader rebuilds g_ema from the run directory.
+  restored = generate.load_generator_for_generation(model_dir=model_dir)
+  np.testing.assert_allclose(restored(z, noise_mode="const").numpy(),
+                             g(z, noise_mode="const").numpy(), atol=1e-5)

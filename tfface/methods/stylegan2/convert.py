@@ -306,6 +306,30 @@ def load_torch_checkpoint(path: str) -> Dict[str, Any]:
           if k in ("g_ema", "g", "d", "latent_avg")}
 
 
+def load_npz_checkpoint(path: str) -> Dict[str, Any]:
+  """Reads a checkpoint exported to ``.npz`` without PyTorch.
+
+  Keys ``g_ema/<state-dict name>``, ``g/<name>``, ``d/<name>`` and
+  ``latent_avg``; returns the same nested dict as
+  :func:`load_torch_checkpoint`.
+  """
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"no checkpoint file at {path!r}")
+  out: Dict[str, Any] = {}
+  with np.load(path, allow_pickle=False) as data:
+    for key in data.files:
+      if key == "latent_avg":
+        out[key] = data[key]
+        continue
+      group, _, name = key.partition("/")
+      if group not in ("g_ema", "g", "d") or not name:
+        raise ConversionError(f"{path}: unexpected key {key!r}; expected "
+                              "'g_ema/<name>', 'g/<name>', 'd/<name>' or "
+                              "'latent_avg'")
+      out.setdefault(group, {})[name] = data[key]
+  return out
+
+
 def save_weights(path: str, config: Mapping[str, Any], arrays: Arrays) -> None:
   """Writes a tfface weights ``.npz`` atomically (temporary name, rename)."""
   directory = os.path.dirname(os.path.abspath(path))
