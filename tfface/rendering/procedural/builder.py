@@ -503,7 +503,13 @@ def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
   # Hair: degrees of elevation above a hairline that depends on azimuth.
   hairline = _interp_periodic(az, [0, 25, 50, 62, 72, 95, 120, 150, 180],
                               [45, 43, 34, 22, 2, -2, -12, -32, -42])
-  hair_height = np.where(is_skin, el - hairline, -90.0)
+  # Ears stay bare: push them far below the hairline.
+  ear = np.zeros(num_v)
+  for sign in (-1.0, 1.0):
+    ear = np.maximum(ear, _plateau(np.linalg.norm(
+        (mean - [0.74 * sign, 0.12, -0.45]) / [0.12, 0.27, 0.17], axis=1),
+                                   0.6, 1.0))
+  hair_height = np.where(is_skin, el - hairline - 60.0 * ear, -90.0)
   # Baldness grows as a disc around a point on the front of the crown.
   centre = grid_lib.directions(np.deg2rad(70.0), 0.0)
   dirs = grid_lib.directions(np.deg2rad(el), np.deg2rad(az))

@@ -145,6 +145,10 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
     cheek = _ellipsoid(p, (0.34 * s * w, -0.06, 0.04),
                        (0.2, 0.17, 0.15 * k.cheek_fullness))
     d = smin(d, cheek, 0.15)
+  # Ears: flattened lobes on the sides of the head.
+  for s in (-1.0, 1.0):
+    ear = _ellipsoid(p, (0.72 * s * w, 0.12, -0.45), (0.07, 0.25, 0.14))
+    d = smin(d, ear, 0.05)
   # Brow ridge.
   brow = _ellipsoid(p, (0.0, 0.46, 0.14 + 0.02 * k.forehead_slope),
                     (0.52 * w, 0.09, 0.13 * k.brow_ridge))
