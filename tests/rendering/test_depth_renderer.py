@@ -250,3 +250,43 @@ def test_transformation_map_from_network():
   assert t0[0, 3, 5, 0] > 0.99
   with pytest.raises(ValueError, match="must match"):
     depth_renderer.transformation_map_from_network(raw, depth[:, :16])
+
+
+def test_contour_gradient_clip_drops_the_gradient_ring():
+  depth = tf.constant(np.random.default_rng(6).uniform(0.9, 1.1,
+                                                       (1, 12, 12, 1)),
+                      tf.float32)
+  region = np.zeros((1, 12, 12, 1), np.float32)
+  region[:, 3:9, 2:10] = np.float32(
+      np.random.default_rng(7).uniform(0.5, 1.5, (6, 8)))[None, ..., None]
+  with tf.GradientTape() as tape:
+    tape.watch(depth)
+    clipped = depth_renderer.contour_gradient_clip(depth)
+    loss = tf.reduce_sum(clipped * region)
+  np.testing.assert_array_equal(clipped.numpy(), depth.numpy())
+  grad = tape.gradient(loss, depth).numpy()
+  expected = np.zeros_like(region)
+  expected[:, 4:8, 3:9] = region[:, 4:8, 3:9]  # inside minus its 1-px ring
+  np.testing.assert_allclose(grad, expected, atol=1e-7)
+
+
+def test_clip_render_grad_keeps_the_image_and_changes_depth_gradients():
+  rng = np.random.default_rng(8)
+  yy, xx = np.mgrid[0:S, 0:S]
+  depth = tf.constant(
+      (1.05 - 0.1 * np.exp(-((xx - 15.5)**2 + (yy - 15.5)**2) / 60.0))
+      [None, ..., None], tf.float32)
+  albedo = tf.constant(rng.uniform(-1, 1, (1, S, S, 3)), tf.float32)
+  view = np.float32([[0.0, 0.3, 0.0, 0.0, 0.0, 0.0]])
+  light = np.float32([[0.0, 0.0, 0.0, 0.0]])
+  grads, images = [], []
+  for clip in (False, True):
+    renderer = depth_renderer.DepthMapRenderer(S, clip_render_grad=clip)
+    with tf.GradientTape() as tape:
+      tape.watch(depth)
+      out = renderer.render(depth, albedo, view, light)
+      loss = tf.reduce_sum(out["image"] * out["mask"])
+    grads.append(tape.gradient(loss, depth).numpy())
+    images.append(out["image"].numpy())
+  np.testing.assert_allclose(images[0], images[1])
+  assert np.abs(grads[0] - grads[1]).max() > 0

@@ -18,7 +18,7 @@ barycentrics; the difference inside a grid cell is second order).
 
 Also here: LiftedGAN's post-processing of its networks' raw outputs into the
 renderer's inputs (`depth_from_network`, `transformation_map_from_network`,
-`gaussian_blur`).
+`gaussian_blur`) and its `contour_gradient_clip`.
 """
 
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -55,6 +55,7 @@ class DepthMapRenderer:
                near: float = 0.1,
                far: float = 10.0,
                background: float = 1.0,
+               clip_render_grad: bool = False,
                backend: str = "tf"):
     """Creates the renderer.
 
@@ -72,6 +73,9 @@ class DepthMapRenderer:
       far: far clipping distance of the render camera.
       background: image value where no triangle is visible (LiftedGAN: 1,
         white).
+      clip_render_grad: pass the depth given to the rasterizer through
+        `contour_gradient_clip` (LiftedGAN's `clip_render_grad=True`);
+        shading always sees the unclipped depth.
       backend: rasterizer backend, `"tf"` or `"tfg_cpu"`.
 
     Raises:
@@ -106,6 +110,7 @@ class DepthMapRenderer:
     self.max_depth = float(max_depth)
     self.background = float(background)
     self.backend = backend
+    self.clip_render_grad = bool(clip_render_grad)
     # Depth written where nothing is visible (LiftedGAN: 1.2 for 0.9..1.1).
     self.background_depth = max_depth + 0.5 * (max_depth - min_depth)
 
@@ -272,6 +277,8 @@ class DepthMapRenderer:
     if image.shape.rank != 4 or tuple(image.shape[1:3]) != (height, width):
       raise ValueError(f"image must be [B, {height}, {width}, C], got shape "
                        f"{image.shape}.")
+    if self.clip_render_grad:
+      depth = contour_gradient_clip(self._check_map(depth, 1, "depth"))
     vertices = self.posed_vertices(depth, view, transformation_map)
     batch = tf.shape(vertices)[0]
     colors = tf.reshape(image, [batch, height * width, image.shape[-1]])
@@ -425,6 +432,33 @@ def transformation_map_from_network(raw: tf.Tensor, depth: tf.Tensor,
   keep_columns = tf.logical_and(columns >= 2, columns < width - 2)
   keep = tf.logical_and(keep_rows[:, None], keep_columns[None, :])
   return t * tf.cast(keep, tf.float32)[None, :, :, None]
+
+
+@tf.custom_gradient
+def contour_gradient_clip(depth: tf.Tensor):
+  """Identity whose gradient is zeroed on the contour of its support.
+
+  LiftedGAN's `ContourGradientClip`: with m = [|grad| > 0] per pixel, the
+  gradient is kept only where the 3x3 Laplacian
+  [[0, −1, 0], [−1, 4, −1], [0, −1, 0]] / 4 of m (reflect padding) is zero,
+  i.e. it is dropped on the ring of pixels bordering the region that receives
+  gradient (the silhouette, where the hard rasterizer's gradients are wrong).
+
+  Args:
+    depth: `[B, H, W, C]` float32.
+
+  Returns:
+    `depth` unchanged.
+  """
+  def grad(upstream):
+    m = tf.cast(tf.abs(upstream) > 0, tf.float32)
+    channels = upstream.shape[-1]
+    kernel = np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]], np.float32) / 4
+    kernel = np.tile(kernel[:, :, None, None], [1, 1, channels, 1])
+    padded = tf.pad(m, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT")
+    laplacian = tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
+    return upstream * tf.cast(tf.abs(laplacian) < 1e-5, upstream.dtype)
+  return tf.identity(depth), grad
 
 
 def grid_triangles(height: int, width: int) -> np.ndarray:
