@@ -40,6 +40,19 @@ beard_style    3     [0, 1]      (coverage, density, length): coverage 0 =
                                  with moustache; density = opacity; length =
                                  beard thickness.
 =============  ====  ==========  ===============================================
+
+`default_parameters` is the neutral face (all modes and blendshapes 0,
+straight gaze) with short brown hair (hair_style (0.9, 0.5, 0.15)) and no
+beard.
+
+Mesh: the head skin (a closed grid cut open along the eyelid and lip slits),
+then closed meshes for the mouth interior, two eye-socket fillers and the two
+eyeballs (`eye_vertex_slices`). Regions (`region_weights`): `skin`, `face`,
+`lips`, `brows`, `hair`, `beard`, `eyes`, `eye_sockets`, `iris_left`,
+`iris_right`, `mouth`, `teeth`; `parametric_region_weights(params)` gives the
+parameter-dependent `hair`/`beard`/`skin` per face. Landmarks are vertex ids
+in iBUG-68 order (jaw 0-16 from the subject's right ear, brows 17-26, nose
+27-35, eyes 36-47, outer lips 48-59, inner lips 60-67 on the lip slit).
 """
 
 import collections

@@ -485,7 +485,8 @@ def build_face_arrays(resolution: int) -> FaceArrays:
       mouth_slice=mouth_slice)
 
 
-def _interp_periodic(x_deg, xp, fp):
+def _interp_symmetric(x_deg, xp, fp):
+  """Piecewise-linear profile of |x| (left/right symmetric)."""
   return np.interp(np.abs(x_deg), xp, fp)
 
 
@@ -501,7 +502,7 @@ def _regions_and_fields(g, mean, normals, num_skin, mouth_slice, eye_slices,
   az[:num_skin] = np.rad2deg(g.azimuth)
 
   # Hair: degrees of elevation above a hairline that depends on azimuth.
-  hairline = _interp_periodic(az, [0, 25, 50, 62, 72, 95, 120, 150, 180],
+  hairline = _interp_symmetric(az, [0, 25, 50, 62, 72, 95, 120, 150, 180],
                               [45, 43, 34, 22, 2, -2, -12, -32, -42])
   # Ears stay bare: push them far below the hairline.
   ear = np.zeros(num_v)
