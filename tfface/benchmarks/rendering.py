@@ -8,7 +8,9 @@ Cases: (a) the procedural face model and (b) a BFM-sized mesh (35k vertices,
 rendered by `FaceRenderer` (model → posed mesh → SH shading → rasterization)
 at 64², 128² and 224², forward and forward + backward (gradient of the mean
 image w.r.t. every coefficient), with the `"tf"` and `"tfg_cpu"` backends.
-Every case is one `tf.function`; the time excludes tracing. If the face
+A third case times LiftedGAN's depth-map renderer (`DepthMapRenderer`, one
+grid vertex per pixel: 2 (S − 1)² triangles). Every case is one
+`tf.function`; the time excludes tracing. If the face
 renderer cannot be imported, a rasterize + Lambert-shade of the same meshes is
 timed instead (the JSON says which).
 """
@@ -34,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
   parser.add_argument("--backends", nargs="+", default=list(BACKENDS),
                       choices=BACKENDS)
-  parser.add_argument("--models", nargs="+", default=["procedural", "bfm"],
-                      choices=["procedural", "bfm"])
+  parser.add_argument("--models", nargs="+",
+                      default=["procedural", "bfm", "depth_map"],
+                      choices=["procedural", "bfm", "depth_map"])
   parser.add_argument("--procedural_resolution", type=int, default=2,
                       help="ProceduralFaceModel(resolution=...)")
   parser.add_argument("--min_seconds", type=float, default=1.0,
@@ -123,6 +126,38 @@ def _mesh_case(model, size: int, backend: str, batch: int,
   return (forward_backward if backward else forward), "rasterize_and_shade"
 
 
+def _depth_map_case(size: int, backend: str, batch: int,
+                    backward: bool) -> Tuple[Callable[[], object], str]:
+  """LiftedGAN's depth-map render (and gradient) of a smooth random face."""
+  from tfface.rendering import depth_renderer  # pylint: disable=g-import-not-at-top
+  renderer = depth_renderer.DepthMapRenderer(size, backend=backend)
+  rng = np.random.default_rng(0)
+  yy, xx = np.mgrid[0:size, 0:size] / (size - 1.0) - 0.5
+  bump = np.exp(-(xx**2 + yy**2) / 0.08)
+  depth = tf.Variable(np.tile((1.05 - 0.12 * bump)[None, ..., None],
+                              [batch, 1, 1, 1]).astype(np.float32))
+  albedo = tf.Variable(
+      rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32))
+  view = tf.Variable(rng.uniform(-0.3, 0.3, (batch, 6)).astype(np.float32))
+  light = tf.Variable(rng.uniform(-1, 1, (batch, 4)).astype(np.float32))
+  tmap = tf.constant(np.tile(np.clip(3 * bump, 0, 1)[None, ..., None],
+                             [batch, 1, 1, 1]).astype(np.float32))
+  variables = [depth, albedo, view, light]
+
+  @tf.function
+  def forward():
+    return renderer.render(depth, albedo, view, light, tmap)["image"]
+
+  @tf.function
+  def forward_backward():
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(
+          renderer.render(depth, albedo, view, light, tmap)["image"])
+    return tape.gradient(loss, variables)
+
+  return (forward_backward if backward else forward), "depth_map_renderer"
+
+
 def run(args) -> Dict[str, object]:
   """Times every (model, size, backend, mode); returns the JSON dict."""
   if args.quick:
@@ -133,6 +168,9 @@ def run(args) -> Dict[str, object]:
   models = {}
   build_seconds = {}
   for name in args.models:
+    if name == "depth_map":
+      models[name] = None
+      continue
     start = time.perf_counter()
     models[name] = (_procedural_model(args.procedural_resolution)
                     if name == "procedural" else _bfm_sized_model())
@@ -144,11 +182,18 @@ def run(args) -> Dict[str, object]:
       for backend in args.backends:
         for mode in MODES:
           backward = mode == "forward_backward"
-          try:
-            fn, pipeline = _face_renderer_case(model, size, backend, batch,
-                                               backward)
-          except ImportError:
-            fn, pipeline = _mesh_case(model, size, backend, batch, backward)
+          if model is None:
+            fn, pipeline = _depth_map_case(size, backend, batch, backward)
+            num_vertices, num_triangles = size * size, 2 * (size - 1)**2
+          else:
+            num_vertices = int(model.num_vertices)
+            num_triangles = int(len(model.triangles))
+            try:
+              fn, pipeline = _face_renderer_case(model, size, backend, batch,
+                                                 backward)
+            except ImportError:
+              fn, pipeline = _mesh_case(model, size, backend, batch,
+                                        backward)
           start = time.perf_counter()
           common.time_call(fn, warmup=1, iters=1, min_seconds=0.0)
           trace_seconds = time.perf_counter() - start
@@ -156,8 +201,8 @@ def run(args) -> Dict[str, object]:
                                      min_seconds=min_seconds)
           row = {
               "model": name,
-              "num_vertices": int(model.num_vertices),
-              "num_triangles": int(len(model.triangles)),
+              "num_vertices": num_vertices,
+              "num_triangles": num_triangles,
               "image_size": size,
               "backend": backend,
               "mode": mode,
