@@ -115,8 +115,8 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
   # Skull and face masses.
   cranium = _ellipsoid(p, (0.0, 0.5 + 0.05 * (k.cranium_height - 1), -0.52),
                        (0.74 * w, 0.95 * k.cranium_height, 0.9))
-  face = _ellipsoid(p, (0.0, -0.05, -0.3 + 0.3 * k.face_depth),
-                    (0.68 * w, 0.78 * fl, 0.62))
+  face = _ellipsoid(p, (0.0, 0.0, -0.3 + 0.3 * k.face_depth),
+                    (0.66 * w, 0.82 * fl, 0.62))
   d = smin(cranium, face, 0.3)
   # Forehead: a flattened front plate whose tilt is a knob.
   forehead = _ellipsoid(p, (0.0, 0.72, -0.18 + 0.12 * k.forehead_slope),
@@ -130,8 +130,8 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
                           -0.42 - 0.1 * (k.jaw_angle - 1.0)),
                       (0.5 * k.jaw_width * w, 0.22, 0.28))
   d = smin(d, gonial, 0.15)
-  chin = _ellipsoid(p, (0.0, -0.71 * fl, 0.1 + 0.06 * k.chin_forward),
-                    (0.16 * k.chin_size, 0.11 * k.chin_size, 0.1))
+  chin = _ellipsoid(p, (0.0, -0.72 * fl, 0.14 + 0.06 * k.chin_forward),
+                    (0.15 * k.chin_size, 0.1 * k.chin_size, 0.1))
   d = smin(d, chin, 0.14)
   # Neck.
   neck = _capped_cylinder_y(p, (0.0, -1.25, -0.5), 0.44 * k.neck_width,
@@ -142,8 +142,8 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
     cheekbone = _ellipsoid(p, (0.45 * s * w, 0.08, 0.0),
                            (0.16, 0.09, 0.14 * k.cheekbones))
     d = smin(d, cheekbone, 0.12)
-    cheek = _ellipsoid(p, (0.34 * s * w, -0.06, 0.04),
-                       (0.2, 0.17, 0.15 * k.cheek_fullness))
+    cheek = _ellipsoid(p, (0.33 * s * w, 0.0, 0.04),
+                       (0.18, 0.16, 0.15 * k.cheek_fullness))
     d = smin(d, cheek, 0.15)
   # Ears: flattened lobes on the sides of the head.
   for s in (-1.0, 1.0):
@@ -166,8 +166,8 @@ def head_sdf(p: np.ndarray, knobs: ShapeKnobs) -> np.ndarray:
                          0.03 * npj), (0.055 * k.nose_width, 0.048, 0.06))
     d = smin(d, ala, 0.08)
   # Lips.
-  upper = _ellipsoid(p, (0.0, -0.32 * fl, 0.26), (0.19, 0.05,
-                                                   0.06 * k.upper_lip))
+  upper = _ellipsoid(p, (0.0, -0.325 * fl, 0.255), (0.18, 0.045,
+                                                    0.055 * k.upper_lip))
   d = smin(d, upper, 0.07)
   lower = _ellipsoid(p, (0.0, -0.425 * fl, 0.25), (0.16, 0.05,
                                                     0.06 * k.lower_lip))
