@@ -181,6 +181,7 @@ class DepthMapRenderer:
     depth = self._check_map(depth, 1, "depth")
     return depth * self._rays
 
+  @tf.autograph.experimental.do_not_convert
   def normals(self, depth: tf.Tensor) -> tf.Tensor:
     """Unit normals of the lifted depth map, `[B, H, W, 3]`.
 
@@ -203,6 +204,7 @@ class DepthMapRenderer:
               tf.linalg.cross(left, up) + tf.linalg.cross(up, right))
     return normal / (tf.norm(normal, axis=-1, keepdims=True) + 1e-7)
 
+  @tf.autograph.experimental.do_not_convert
   def shade(self, depth: tf.Tensor, albedo: tf.Tensor,
             light: tf.Tensor) -> Dict[str, tf.Tensor]:
     """Lights the canonical albedo: ambient + diffuse · max(0, n · l).
@@ -225,6 +227,7 @@ class DepthMapRenderer:
     image = ((albedo / 2.0 + 0.5) * shading) * 2.0 - 1.0
     return {"canonical_image": image, "shading": shading, "normals": normal}
 
+  @tf.autograph.experimental.do_not_convert
   def posed_vertices(self, depth: tf.Tensor, view: tf.Tensor,
                      transformation_map: Optional[tf.Tensor] = None
                     ) -> tf.Tensor:
@@ -256,6 +259,7 @@ class DepthMapRenderer:
 
   # --- Rendering ------------------------------------------------------------
 
+  @tf.autograph.experimental.do_not_convert
   def warp(self, image: tf.Tensor, depth: tf.Tensor, view: tf.Tensor,
            transformation_map: Optional[tf.Tensor] = None
           ) -> Dict[str, tf.Tensor]:
@@ -294,6 +298,7 @@ class DepthMapRenderer:
         "depth": out["z"] + (1.0 - mask) * self.background_depth,
     }
 
+  @tf.autograph.experimental.do_not_convert
   def render(self, depth: tf.Tensor, albedo: tf.Tensor, view: tf.Tensor,
              light: tf.Tensor,
              transformation_map: Optional[tf.Tensor] = None

@@ -29,6 +29,10 @@ Backends:
 
 Image convention for both: row 0 is the top of the picture, column 0 the left
 (TF Graphics' kernel writes rows bottom-up; they are flipped here).
+
+The public functions hold no tensor-dependent Python control flow (the loop is
+an explicit `tf.while_loop`) and are marked `do_not_convert`, so `tf.function`
+traces them without AutoGraph conversion.
 """
 
 from typing import Dict, Optional, Sequence, Tuple
@@ -45,6 +49,7 @@ _FIXED_ONE = 65536.0  # 16 fractional bits, as in rasterize_triangles_impl.cc.
 _BBOX_EPS = 0.05  # pixels; fixed-point rounding may admit centres just outside.
 
 
+@tf.autograph.experimental.do_not_convert
 def rasterize(vertices: tf.Tensor,
               triangles: tf.Tensor,
               attributes: Optional[Dict[str, tf.Tensor]],
@@ -126,6 +131,7 @@ def to_clip_space(vertices: tf.Tensor,
   return tf.einsum("bij,bvj->bvi", view_projection_matrix, homogeneous)
 
 
+@tf.autograph.experimental.do_not_convert
 def rasterize_triangle_ids(
     clip_vertices: tf.Tensor,
     triangles: tf.Tensor,
@@ -287,6 +293,7 @@ def rasterize_triangle_ids(
   return tf.reshape(ids, shape), tf.reshape(mask, shape)
 
 
+@tf.autograph.experimental.do_not_convert
 def differentiable_barycentrics(clip_vertices: tf.Tensor, triangles: tf.Tensor,
                                 triangle_ids: tf.Tensor,
                                 image_size: Tuple[int, int]) -> tf.Tensor:
@@ -323,6 +330,7 @@ def differentiable_barycentrics(clip_vertices: tf.Tensor, triangles: tf.Tensor,
   return tf.math.divide_no_nan(edges, tf.reduce_sum(edges, -1, keepdims=True))
 
 
+@tf.autograph.experimental.do_not_convert
 def interpolate_attribute(attribute: tf.Tensor, triangles: tf.Tensor,
                           triangle_ids: tf.Tensor,
                           barycentrics: tf.Tensor) -> tf.Tensor:
