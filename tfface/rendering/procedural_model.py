@@ -41,6 +41,11 @@ beard_style    3     [0, 1]      (coverage, density, length): coverage 0 =
                                  beard thickness.
 =============  ====  ==========  ===============================================
 
+Render it with back-face culling (`FaceRenderer(..., enable_cull_face=True)`):
+every closed part is wound outward, and the eyelids and lips are
+zero-thickness sheets whose back sides would otherwise show through the
+slits as dark wedges in turned views.
+
 `default_parameters` is the neutral face (all modes and blendshapes 0,
 straight gaze) with short brown hair (hair_style (0.9, 0.5, 0.15)) and no
 beard.

@@ -67,8 +67,8 @@ JAW_ANGLE = 0.3  # radians at jawOpen = 1.
 
 FILLER_RADII = np.array([0.19, 0.09, 0.17])
 FILLER_OFFSET = np.array([0.0, 0.0, -0.07])
-MOUTH_CENTRE = np.array([0.0, -0.375, 0.1])
-MOUTH_RADII = np.array([0.23, 0.09, 0.17])
+MOUTH_CENTRE = np.array([0.0, -0.375, 0.08])
+MOUTH_RADII = np.array([0.28, 0.09, 0.18])
 
 SKIN_RGB = np.array([0.78, 0.57, 0.47])
 
@@ -352,7 +352,7 @@ def build_face_arrays(resolution: int) -> FaceArrays:
   soft = np.where(tau > 1e-9, _smoothstep(0.5 + 0.5 * de / np.maximum(tau,
                                                                        1e-9)),
                   np.where(below, 1.0, np.where(above, 0.0, 0.5)))
-  fade_az = 1.0 - _smoothstep((np.abs(az) - np.deg2rad(60)) / np.deg2rad(45))
+  fade_az = 1.0 - _smoothstep((np.abs(az) - np.deg2rad(45)) / np.deg2rad(70))
   y_skin = neutral_skin[:, 1]
   fade_neck = _smoothstep((y_skin + 1.15) / 0.3)
   jaw_skin = soft * fade_az * fade_neck
