@@ -260,3 +260,27 @@ def test_preview_grid_shape_and_background_row():
   centre = slice(SIZE // 2 - 2, SIZE // 2 + 2)
   np.testing.assert_array_equal(cells[0][centre, centre],
                                 cells[1][centre, centre])
+
+
+def test_textured_skin_changes_only_skin_albedo(model):
+  textured = synthetic.TexturedSkinModel(model, num_waves=16)
+  sizes = textured.parameter_sizes
+  assert sizes["skin_texture"] == 32
+  assert list(sizes)[:-1] == list(model.parameter_sizes)
+  params = textured.default_parameters(2)
+  rng = np.random.default_rng(0)
+  params["skin_texture"] = tf.constant(rng.normal(0, 0.05, (2, 32)),
+                                       tf.float32)
+  base_albedo = model.albedo(params).numpy()
+  albedo = textured.albedo(params).numpy()
+  np.testing.assert_array_equal(textured.vertices(params).numpy(),
+                                model.vertices(params).numpy())
+  regions = model.region_weights()
+  ratio = albedo / np.maximum(base_albedo, 1e-6)
+  skin = regions["skin"] > 0.99
+  # ~5% multiplicative noise on skin, none on the irises.
+  assert 0.02 < ratio[:, skin].std() < 0.1
+  iris = (regions["iris_left"] + regions["iris_right"]) > 0.5
+  np.testing.assert_allclose(albedo[:, iris], base_albedo[:, iris], atol=1e-6)
+  # The two faces get different textures.
+  assert np.abs(ratio[0, skin] - ratio[1, skin]).mean() > 0.01

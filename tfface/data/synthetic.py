@@ -13,7 +13,8 @@ Two modes (``mode=``):
   (the Deep3DFaceRecon camera with its focal × 0.75, ``zoom``).
 * ``"pseudo_real"`` — an unlabeled domain with a different render style that
   stands in for real photos in demos of real+synthetic training: textured
-  skin noise, gradient / noise-texture backgrounds, two or three coloured
+  skin (procedural noise in the skin albedo, :class:`TexturedSkinModel`, plus
+  a fine image-space grain), gradient / noise-texture backgrounds, two or three coloured
   lights (random SH with stronger higher bands), camera jitter (small
   translation, scale and roll), colour grading, vignetting and sensor noise.
   Only images are stored.
@@ -49,12 +50,13 @@ import tensorflow as tf
 
 from tfface.data import schema
 from tfface.data import sharded_writer
+from tfface.rendering import face_model
 from tfface.rendering import lighting
 
 MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL)
 # Bumped whenever sampling or the pseudo-real style changes, so resuming a
 # dataset written by an older writer is refused instead of mixing styles.
-WRITER_VERSION = 2
+WRITER_VERSION = 3
 SCENE_FACTOR_SIZES = collections.OrderedDict([("pose", 3), ("sh", 27),
                                               ("background", 3)])
 
@@ -171,7 +173,7 @@ def sample_sh(rng: np.random.Generator, mode: str) -> np.ndarray:
       1.0 + warmth * np.array([1.0, 0.2, -1.0]))
   sh = sh_coefficients(ambient, directions, colors)
   high = np.zeros([3, 9], np.float32)
-  high[:, 4:] = rng.normal(0.0, 0.08, (1, 5)) + rng.normal(0.0, 0.02, (3, 5))
+  high[:, 4:] = rng.normal(0.0, 0.05, (1, 5)) + rng.normal(0.0, 0.015, (3, 5))
   return sh + high.reshape(27)
 
 
@@ -256,14 +258,71 @@ def pseudo_real_background(rng: np.random.Generator, height: int,
 
 def skin_texture(rng: np.random.Generator, height: int,
                  width: int) -> np.ndarray:
-  """Multiplicative skin texture `[H, W, 1]` around 1 (pores, blotches)."""
+  """Multiplicative image-space skin grain `[H, W, 1]` around 1 (pores)."""
   fine = value_noise(rng, height, width, cells=max(4.0, width / 3.0),
                      octaves=2)
-  blotch = value_noise(rng, height, width, cells=rng.uniform(6, 12),
-                       octaves=2)
-  amount = rng.uniform(0.03, 0.07)
-  texture = 1.0 + amount * (0.6 * fine + blotch)
-  return texture[..., None].astype(np.float32)
+  amount = rng.uniform(0.02, 0.05)
+  return (1.0 + amount * fine)[..., None].astype(np.float32)
+
+
+class TexturedSkinModel(face_model.FaceModel):
+  """A face model whose skin albedo carries procedural noise (pseudo-real).
+
+  Wraps another :class:`~tfface.rendering.face_model.FaceModel` and adds the
+  parameter group ``skin_texture`` `[2K]`: weights of K fixed 3D sinusoids
+  (a sine and a cosine each) of the neutral vertex positions, spatial
+  frequencies log-uniform in [``min_frequency``, ``max_frequency``] radians
+  per decimetre. The skin albedo is multiplied by `1 + Σ_k w_k · wave_k(v)`
+  on skin vertices, so the texture (blotches, mottling) sticks to the face
+  as it moves. With weights ~N(0, a²) the modulation has std ≈ a.
+  """
+
+  def __init__(self, base: face_model.FaceModel, num_waves: int = 64,
+               min_frequency: float = 8.0, max_frequency: float = 40.0,
+               seed: int = 0):
+    self.base = base
+    neutral = base.vertices(base.default_parameters(1))[0].numpy()
+    rng = np.random.default_rng(seed)
+    directions = _unit(rng.normal(size=(num_waves, 3)))
+    frequencies = np.exp(rng.uniform(np.log(min_frequency),
+                                     np.log(max_frequency), num_waves))
+    phase = neutral.astype(np.float64) @ (directions *
+                                          frequencies[:, None]).T  # [V, K]
+    waves = np.concatenate([np.sin(phase), np.cos(phase)], -1)
+    skin = base.region_weights()["skin"].astype(np.float64)
+    self._waves = tf.constant(
+        (waves * skin[:, None] / math.sqrt(num_waves)).astype(np.float32))
+    self._sizes = collections.OrderedDict(base.parameter_sizes)
+    self._sizes["skin_texture"] = 2 * num_waves
+
+  triangles = property(lambda self: self.base.triangles)
+  num_vertices = property(lambda self: self.base.num_vertices)
+  landmark_indices = property(lambda self: self.base.landmark_indices)
+  expression_names = property(lambda self: self.base.expression_names)
+  parameter_sizes = property(
+      lambda self: collections.OrderedDict(self._sizes))
+
+  def region_weights(self):
+    return self.base.region_weights()
+
+  def default_parameters(self, batch_size: int):
+    params = dict(self.base.default_parameters(batch_size))
+    params["skin_texture"] = tf.zeros(
+        [batch_size, self._sizes["skin_texture"]], tf.float32)
+    return params
+
+  def vertices(self, params):
+    return self.base.vertices(params)
+
+  def vertex_normals(self, vertices):
+    return self.base.vertex_normals(vertices)
+
+  def albedo(self, params):
+    self.validate(params)
+    weights = tf.convert_to_tensor(params["skin_texture"], tf.float32)
+    modulation = 1.0 + tf.einsum("vk,bk->bv", self._waves, weights)
+    return tf.clip_by_value(
+        self.base.albedo(params) * modulation[..., None], 0.0, 1.0)
 
 
 def photo_finish(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
@@ -456,11 +515,13 @@ def _image_size(image_size) -> Tuple[int, int]:
 @functools.lru_cache(maxsize=4)
 def _cached_renderer(image_size: Tuple[int, int], batch_size: int,
                      backend: str, zoom: float,
-                     model_options: Tuple[Tuple[str, object], ...]
-                     ) -> _BatchRenderer:
+                     model_options: Tuple[Tuple[str, object], ...],
+                     textured_skin: bool = False) -> _BatchRenderer:
   """One traced renderer per setting, reused by later calls in the process."""
   from tfface.rendering import procedural_model  # pylint: disable=g-import-not-at-top
   model = procedural_model.ProceduralFaceModel(**dict(model_options))
+  if textured_skin:
+    model = TexturedSkinModel(model)
   return _BatchRenderer(model, image_size, batch_size, backend, zoom)
 
 
@@ -473,7 +534,8 @@ class _ExampleMaker:
     self.mode, self.seed, self.config = mode, seed, config
     self.image_size = image_size
     self.render = _cached_renderer(image_size, batch_size, backend, zoom,
-                                   tuple(sorted(model_options.items())))
+                                   tuple(sorted(model_options.items())),
+                                   textured_skin=mode == schema.PSEUDO_REAL)
     self.model = self.render.model
     self.factor_sizes = self.render.factor_sizes
 
@@ -513,8 +575,8 @@ class _ExampleMaker:
         height, width = self.image_size
         image = (out["image"][j] + 1.0) * 0.5
         skin = np.clip(out["skin"][j], 0.0, 1.0)
-        texture = skin_texture(rng, height, width)
-        image = image * (1.0 + skin * (texture - 1.0))
+        grain = skin_texture(rng, height, width)
+        image = image * (1.0 + skin * (grain - 1.0))
         image = photo_finish(rng, image * 2.0 - 1.0)
         records.append(schema.make_example(schema.to_uint8(image),
                                            schema.PSEUDO_REAL))
@@ -729,6 +791,7 @@ def sample_model_factors(rng: np.random.Generator, model
       mostly full, volume and length uniform;
     beard: none for 55% of faces, else coverage 0.2–1 with density 0.4–1
       and uniform length; its colour near the hair colour 80% of the time.
+    skin_texture (:class:`TexturedSkinModel`): N(0, a²), a in [0.03, 0.07].
   Unknown groups of other models: N(0, 1) (``[0, 1]`` groups need a case).
   """
   factors = {}
@@ -760,6 +823,8 @@ def sample_model_factors(rng: np.random.Generator, model
       else:
         value = np.array([rng.uniform(0.2, 1.0), rng.uniform(0.4, 1.0),
                           rng.uniform()])
+    elif name == "skin_texture":  # TexturedSkinModel (pseudo-real)
+      value = rng.normal(0.0, rng.uniform(0.03, 0.07), size)
     else:
       value = rng.normal(0.0, 1.0, size)
     value = np.asarray(value, np.float32).reshape(size)
