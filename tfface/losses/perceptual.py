@@ -74,6 +74,12 @@ class VGGFeatures(keras.Model):
     for conv in self.convs:
       conv.set_weights(reference.get_layer(conv.name).get_weights())
 
+  def build(self, input_shape):
+    # Creates every conv's weights (their input channels are known).
+    x = tf.zeros([1, 16, 16, 3])
+    for conv in self.convs:
+      x = conv(x)
+
   def call(self, images):
     """Activations of the requested layers.
 

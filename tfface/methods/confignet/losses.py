@@ -140,8 +140,11 @@ def latent_regression_loss(prediction: tf.Tensor, z: tf.Tensor,
   pred_z, pred_rot = prediction[:, :latent_dim], prediction[:, latent_dim:]
   err_z = pred_z - z
   if normalize:
+    # Floored at 0.1: with small batches or a fresh E_R a latent dimension
+    # can have almost no spread, and dividing by it explodes the loss (the
+    # reference divides by the raw std).
     std = tf.math.reduce_std(z, axis=0, keepdims=True)
-    err_z = err_z / (std + 1e-6)
+    err_z = err_z / tf.maximum(std, 0.1)
   err_rot = pred_rot - 5.0 * rotation
   return tf.reduce_mean(tf.concat([tf.square(err_z), tf.square(err_rot)], -1))
 

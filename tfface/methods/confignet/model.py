@@ -31,7 +31,21 @@ keras = tf.keras
 ROTATION_BOUNDS = (math.radians(10.0), math.radians(30.0), 0.0)
 
 
-class Generator(keras.Model):
+class _Model(keras.Model):
+  """keras.Model without Keras' automatic SavedModel ``serving_default``.
+
+  When a SavedModel containing the model is written, Keras 3 traces a default
+  signature from the recorded build shapes, which fails for multi-input
+  ``call``s (G takes z and rotation). tfface exports name their signatures
+  explicitly (:mod:`tfface.methods.confignet.export`).
+  """
+
+  @property
+  def _default_save_signature(self):
+    return None
+
+
+class Generator(_Model):
   """G: (z, rotation) -> image. The HoloGAN-style decoder of ConfigNet.
 
   Reference sequence at 256 px (defaults): Dense-from-zero constant 4³×512 →
@@ -61,6 +75,15 @@ class Generator(keras.Model):
     super().__init__(**kwargs)
     self.latent_dim = int(latent_dim)
     self.resolution = int(resolution)
+    # Everything needed to build an identical generator (clone, export).
+    self.config_kwargs = dict(
+        latent_dim=self.latent_dim, resolution=self.resolution,
+        const_channels=int(const_channels),
+        channels_3d=tuple(int(c) for c in channels_3d),
+        channels_3d_post=tuple(int(c) for c in channels_3d_post),
+        projection_channels=int(projection_channels),
+        channels_2d=tuple(int(c) for c in channels_2d),
+        mlp_units=int(mlp_units))
     n2d = blocks.num_2d_blocks(self.resolution)
     if len(channels_2d) < n2d:
       raise ValueError(f"resolution {resolution} needs {n2d} 2D channel "
@@ -148,7 +171,7 @@ class SmallBackbone(keras.layers.Layer):
     return tf.reduce_mean(x, axis=[1, 2])
 
 
-class RealEncoder(keras.Model):
+class RealEncoder(_Model):
   """E_R: real image -> (z, rotation), rotation bounded by ``tanh``.
 
   The reference uses ResNet-50 (ImageNet weights, "caffe" preprocessing) with
@@ -211,7 +234,7 @@ class RealEncoder(keras.Model):
     return z, rotation
 
 
-class SyntheticEncoder(keras.Model):
+class SyntheticEncoder(_Model):
   """E_S: θ -> z, one 2-layer MLP per factor, concatenated in sorted order.
 
   Each factor: Dense(dim θ_i) -> LeakyReLU(0.3) -> Dense(dim z_i).
@@ -284,7 +307,7 @@ class _DiscriminatorTrunk(keras.layers.Layer):
     return x, logits
 
 
-class ImageDiscriminator(keras.Model):
+class ImageDiscriminator(_Model):
   """D_R / D_S: HoloGAN discriminator with per-block style logits.
 
   Filters min(base·2^i, max) for i < num_blocks (reference 48..512, 5 blocks,
@@ -327,7 +350,7 @@ class ImageDiscriminator(keras.Model):
     return out
 
 
-class LatentRegressor(keras.Model):
+class LatentRegressor(_Model):
   """Predicts ``[z, 5·rotation]`` from an image (HoloGAN's identity loss).
 
   Same trunk as the discriminator, without style outputs.
@@ -349,7 +372,7 @@ class LatentRegressor(keras.Model):
     return self.head(tf.reshape(x, [tf.shape(x)[0], -1]))
 
 
-class DomainDiscriminator(keras.Model):
+class DomainDiscriminator(_Model):
   """D_DA: 4-layer MLP on z (hidden = Z), one logit."""
 
   def __init__(self, latent_dim: int, num_layers: int = 4, **kwargs):
@@ -361,7 +384,7 @@ class DomainDiscriminator(keras.Model):
     return self.mlp(z)
 
 
-class LatentGenerator(keras.Model):
+class LatentGenerator(_Model):
   """G_lat: 3-layer MLP from w ~ N(0, I) to z. Hidden width is not in the
   reference notes; 2·Z by default."""
 
@@ -376,7 +399,7 @@ class LatentGenerator(keras.Model):
     return self.mlp(w)
 
 
-class LatentDiscriminator(keras.Model):
+class LatentDiscriminator(_Model):
   """D_lat: 3-layer MLP on z, one logit."""
 
   def __init__(self, latent_dim: int, hidden: Optional[int] = None, **kwargs):

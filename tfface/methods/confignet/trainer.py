@@ -87,8 +87,8 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     ema_decay: EMA of G (0.999).
     vgg_weights_path: Keras VGG-19 weights file; None uses random features.
     vgg_width: channel multiplier of the random-feature VGG (1 = full).
-    pixel_l1_weight: pixel L1 added to the perceptual loss (the fallback when
-      no VGG weights exist; 0 in the reference).
+    pixel_l1_weight: weight of a pixel L1 term added to every image loss
+      (part of the fallback when no VGG weights exist; 0 in the reference).
     pose_range: (pitch, yaw, roll) maxima of random poses, radians.
     preview_count: faces shown in TensorBoard image summaries.
   """
@@ -163,9 +163,8 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     model_lib.build_networks(self.nets, self.table, self.resolution)
     for name, net in self.nets.items():
       setattr(self, name, net)
-    self.perceptual = perceptual.PerceptualLoss(
-        self.vgg_weights_path, width=self.vgg_width,
-        pixel_l1_weight=self.pixel_l1_weight)
+    self.perceptual = perceptual.PerceptualLoss(self.vgg_weights_path,
+                                                width=self.vgg_width)
     self.perceptual.build(self.resolution)
     self.ema = WeightEMA(self.generator, self.generator_ema, self.ema_decay)
     lr, (b1, b2) = self.learning_rate, self.betas
@@ -244,7 +243,10 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     return {f"{prefix}_gan": gan_loss, f"{prefix}_r1": r1}
 
   def _perceptual(self, a, b):
-    return self.image_loss_weight * self.perceptual(a, b)
+    loss = self.image_loss_weight * self.perceptual(a, b)
+    if self.pixel_l1_weight:
+      loss += self.pixel_l1_weight * tf.reduce_mean(tf.abs(a - b))
+    return loss
 
   def train_step(self, batch) -> Dict[str, tf.Tensor]:
     syn_image, theta, pose, iris, real = self._split(batch)

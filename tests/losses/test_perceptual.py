@@ -1,0 +1,66 @@
+"""VGG-19 perceptual loss: layer selection, weights files, behaviour."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfface.losses import perceptual
+
+
+def _images(seed, n=2, size=32):
+  return tf.random.stateless_uniform([n, size, size, 3], [seed, 0], -1, 1)
+
+
+def test_zero_for_identical_positive_for_different():
+  loss = perceptual.PerceptualLoss(width=0.125)
+  a, b = _images(1), _images(2)
+  assert float(loss(a, a)) == pytest.approx(0.0, abs=1e-6)
+  assert float(loss(a, b)) > 0
+  per = loss.per_example(a, tf.concat([a[:1], b[1:]], 0))
+  assert float(per[0]) == pytest.approx(0.0, abs=1e-6) and float(per[1]) > 0
+
+
+def test_pixel_l1_term_adds_mean_abs_difference():
+  a, b = _images(1), _images(2)
+  plain = perceptual.PerceptualLoss(width=0.125)
+  with_l1 = perceptual.PerceptualLoss(width=0.125, pixel_l1_weight=2.0)
+  with_l1(a, b)
+  plain(a, b)
+  with_l1.features.set_weights(plain.features.get_weights())
+  expected = float(plain(a, b)) + 2.0 * float(tf.reduce_mean(tf.abs(a - b)))
+  assert float(with_l1(a, b)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_reference_layers_and_truncation():
+  feats = perceptual.VGGFeatures(width=0.125)
+  out = feats(_images(3, size=32))
+  # block1_conv1, block1_conv2 at full size, block3_conv2 at 1/4, block4_conv2
+  # at 1/8; nothing deeper than block4_conv2 is built.
+  assert [o.shape[1] for o in out] == [32, 32, 8, 4]
+  assert feats.convs[-1].name == "block4_conv2"
+  with pytest.raises(ValueError, match="unknown VGG-19 layers"):
+    perceptual.VGGFeatures(layers=("block9_conv1",))
+
+
+def test_weights_file_matches_keras_vgg19(tmp_path):
+  reference = tf.keras.applications.VGG19(include_top=False, weights=None,
+                                          input_shape=(None, None, 3))
+  path = str(tmp_path / "vgg19.weights.h5")
+  reference.save_weights(path)
+  feats = perceptual.VGGFeatures(layers=("block1_conv2", "block3_conv2"),
+                                 weights_path=path)
+  images = _images(4, size=32)
+  x = (images + 1.0) * 127.5
+  x = tf.keras.applications.vgg19.preprocess_input(x)
+  expected = tf.keras.Model(reference.input,
+                            reference.get_layer("block3_conv2").output)(x)
+  np.testing.assert_allclose(feats(images)[1].numpy(), expected.numpy(),
+                             rtol=1e-4, atol=1e-3)
+  assert perceptual.PerceptualLoss(path).pretrained
+
+
+def test_bad_weights_path_and_width():
+  with pytest.raises(ValueError, match="does not exist"):
+    perceptual.VGGFeatures(weights_path="/nonexistent/vgg19.h5")
+  with pytest.raises(ValueError, match="width 1"):
+    perceptual.VGGFeatures(weights_path="x.h5", width=0.5)

@@ -1,0 +1,141 @@
+"""ConfigNet stage 1, stage 2 and latent-GAN steps on the shared runtime."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.methods.confignet import fixtures
+from tfface.methods.confignet import data
+from tfface.methods.confignet import trainer
+from tfface.training import loop
+from tfface.training import make_strategy
+
+SMALL = dict(
+    resolution=32, factors=fixtures.TABLE,
+    generator=dict(const_channels=8, channels_3d=(8, 8),
+                   channels_3d_post=(4, 4), projection_channels=16,
+                   channels_2d=(8,), mlp_units=16),
+    discriminator=dict(num_blocks=2, base_filters=4, max_filters=8),
+    vgg_width=0.0625, preview_count=2, r1_per_output=False,
+    pixel_l1_weight=1.0)
+
+
+@pytest.fixture(scope="module")
+def toy_data(tmp_path_factory):
+  return fixtures.write_toy_data(str(tmp_path_factory.mktemp("cn_data")))
+
+
+def _dataset(toy_data, batch=8):
+  return data.confignet_dataset(batch, synthetic_pattern=toy_data[0],
+                                real_source=toy_data[1], image_size=32)
+
+
+def _weights(method, name):
+  return [w.numpy().copy() for w in method.nets[name].weights]
+
+
+def _changed(before, after):
+  return any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_dataset_halves(toy_data):
+  batch = next(iter(_dataset(toy_data, 8)))
+  assert batch["synthetic"]["image"].shape == (4, 32, 32, 3)
+  assert batch["real"]["image"].shape == (4, 32, 32, 3)
+  assert batch["synthetic"]["factors"]["pose"].shape == (4, 3)
+  with pytest.raises(ValueError, match="even"):
+    _dataset(toy_data, 7)
+
+
+def test_stage1_then_stage2_mirrored(toy_data, tmp_path):
+  strategy = make_strategy("mirrored", 2)
+  assert strategy.num_replicas_in_sync == 2
+  config = loop.LoopConfig(max_steps=2, checkpoint_every=2, image_every=2,
+                           summary_every=1, log_every=1)
+  stage1 = trainer.ConfigNetStage1(**SMALL)
+  losses = loop.run_training(stage1, _dataset(toy_data), str(tmp_path / "s1"),
+                             config, strategy=strategy)
+  for key in ("d_real_gan", "d_real_r1", "d_syn_gan", "d_domain_gan",
+              "g_image", "g_eye", "g_gan_syn", "g_gan_real", "g_domain",
+              "g_regression"):
+    assert np.isfinite(losses[key]), key
+  assert losses["d_real_r1"] > 0
+  # The EMA generator moved toward the trained one but is not equal to it.
+  g = _weights(stage1, "generator")
+  g_ema = _weights(stage1, "generator_ema")
+  assert _changed(g, g_ema)
+  # Previews hold the first replica's faces, not zeros.
+  assert float(tf.reduce_max(tf.abs(stage1.preview["synthetic"]))) > 0
+  images = stage1.image_summaries()
+  assert images["synthetic/reconstruction"].shape == (2, 32, 32, 3)
+  assert images["sweep/yaw"].shape[0] == 5
+
+  stage2 = trainer.ConfigNetStage2(
+      init_checkpoint=str(tmp_path / "s1"), encoder_backbone="small",
+      encoder_widths=(8, 8), **SMALL)
+  # Build alone first: the stage-1 weights must be loaded into G and E_S.
+  with strategy.scope():
+    stage2.global_step = tf.Variable(0, dtype=tf.int64)
+    stage2.seed, stage2.global_batch_size = 0, 8
+    stage2.build()
+  for name in ("generator", "synthetic_encoder", "d_real", "regressor"):
+    for a, b in zip(_weights(stage1, name), _weights(stage2, name)):
+      np.testing.assert_allclose(a, b)
+  stage2 = trainer.ConfigNetStage2(
+      init_checkpoint=str(tmp_path / "s1"), encoder_backbone="small",
+      encoder_widths=(8, 8), **SMALL)
+  losses = loop.run_training(stage2, _dataset(toy_data), str(tmp_path / "s2"),
+                             config, strategy=strategy)
+  assert np.isfinite(losses["g_image_real"]) and losses["g_image_real"] > 0
+  assert np.isfinite(losses["g_domain"])
+  # E_R is trained in stage 2: the G-side optimizer holds momentum for it.
+  opt = stage2.g_optimizer
+  kernel = stage2.real_encoder.z_head.kernel
+  momentum = opt._momentums[opt._get_variable_index(kernel)]  # pylint: disable=protected-access
+  assert float(tf.reduce_max(tf.abs(momentum))) > 0
+  images = stage2.image_summaries()
+  assert images["real/reconstruction"].shape == (2, 32, 32, 3)
+
+
+def test_r1_per_output_sums_each_outputs_penalty():
+  from tfface.methods.confignet import losses as cn_losses
+  from tfface.methods.confignet import model
+  d = model.ImageDiscriminator(16, num_blocks=2, base_filters=4, max_filters=4)
+  x = tf.random.normal([2, 16, 16, 3], seed=4)
+  per, logits = cn_losses.r1_penalty(d, x, gamma=10.0, per_output=True)
+  summed, _ = cn_losses.r1_penalty(d, x, gamma=10.0, per_output=False)
+  manual = 0.0
+  for key in logits:
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      out = tf.reduce_sum(d(x)[key])
+    g = tape.gradient(out, x)
+    manual += 5.0 * float(tf.reduce_mean(tf.reduce_sum(tf.square(g), [1, 2, 3])))
+  assert float(per) == pytest.approx(manual, rel=1e-4)
+  assert float(per) != pytest.approx(float(summed), rel=1e-3)
+  named, _ = cn_losses.r1_penalty(d, x, 10.0, True, d.output_names_)
+  assert float(named) == pytest.approx(manual, rel=1e-4)
+
+
+def test_stage2_rejects_missing_checkpoint(tmp_path):
+  method = trainer.ConfigNetStage2(init_checkpoint=str(tmp_path / "none"),
+                                   encoder_backbone="small", **SMALL)
+  method.global_step = tf.Variable(0, dtype=tf.int64)
+  method.seed, method.global_batch_size = 0, 2
+  with pytest.raises(ValueError, match="no checkpoint"):
+    method.build()
+
+
+def test_latent_gan_steps(tmp_path):
+  z = np.random.default_rng(0).normal(2.0, 0.5, [64, 6]).astype(np.float32)
+  path = str(tmp_path / "emb.npy")
+  np.save(path, z)
+  dataset = data.embedding_dataset(8, embeddings_path=path)
+  method = trainer.ConfigNetLatentGAN(latent_dim=6, hidden=16,
+                                      learning_rate=1e-3)
+  config = loop.LoopConfig(max_steps=3, checkpoint_every=3, image_every=0,
+                           log_every=1)
+  losses = loop.run_training(method, dataset, str(tmp_path / "lat"), config)
+  assert losses["d_r1"] >= 0 and np.isfinite(losses["g_gan"])
+  with pytest.raises(ValueError, match="expected"):
+    data.embedding_dataset(8, embeddings_path=str(tmp_path / "missing.npy"))
