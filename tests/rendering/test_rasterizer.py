@@ -295,3 +295,50 @@ def test_tf_backend_is_scale_invariant_for_distant_cameras():
   same = (ids_near["triangle_indices"].numpy() ==
           ids_far["triangle_indices"].numpy())
   assert same.mean() >= 0.99
+
+
+def test_tf_backend_ops_all_have_gpu_kernels():
+  # No GPU here, but the wheel's kernel registry says where each op can run:
+  # every op of a forward + backward rasterization must have a GPU kernel for
+  # its dtype, apart from int32 shape bookkeeping that TensorFlow keeps in
+  # host memory anyway and functional control flow.
+  if not tf.test.is_built_with_cuda():
+    pytest.skip("TensorFlow built without CUDA: no GPU kernel registry")
+  from tensorflow.core.framework import types_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.framework import kernels  # pylint: disable=g-import-not-at-top
+  _, tris = _grid_mesh(4)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.float32),
+                                tf.TensorSpec([None, 4, 4], tf.float32)])
+  def render_and_grad(v, vp):
+    with tf.GradientTape() as tape:
+      tape.watch(v)
+      out = rasterizer.rasterize(v, tris, {"c": v}, vp, (16, 16))
+      loss = tf.reduce_sum(out["c"])
+    return loss, tape.gradient(loss, v)
+
+  graph = render_and_grad.get_concrete_function().graph.as_graph_def()
+  nodes = list(graph.node)
+  for function in graph.library.function:
+    nodes.extend(function.node_def)
+  missing = set()
+  for node in nodes:
+    if node.op in ("StatelessWhile", "StatelessIf", "While", "If",
+                   "Placeholder", "NoOp", "ConcatOffset"):
+      continue
+    dtypes = {key: node.attr[key].type for key in ("T", "Tparams", "dtype")
+              if key in node.attr and node.attr[key].type}
+    if dtypes and all(t == types_pb2.DT_INT32 for t in dtypes.values()):
+      continue  # host-memory int32 shape ops
+    ok = False
+    for kernel in kernels.get_registered_kernels_for_op(node.op).kernel:
+      if kernel.device_type != "GPU":
+        continue
+      allowed = {c.name: set(c.allowed_values.list.type)
+                 for c in kernel.constraint}
+      if all(key not in allowed or t in allowed[key]
+             for key, t in dtypes.items()):
+        ok = True
+    if not ok:
+      missing.add((node.op, tuple(sorted(dtypes.items()))))
+  assert not missing, missing

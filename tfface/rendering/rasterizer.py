@@ -180,26 +180,29 @@ def rasterize_triangle_ids(
 
   # Fixed-point unnormalized inverse of [[x0 x1 x2], [y0 y1 y2], [w0 w1 w2]]
   # (rasterize_triangles_impl.cc: ComputeUnnormalizedMatrixInverse).
-  fx, fy, fw = (tf.cast(c * _FIXED_ONE, tf.int64) for c in (x, y, w))
-  a11, a12, a13 = tf.unstack(fx, axis=-1)
-  a21, a22, a23 = tf.unstack(fy, axis=-1)
-  a31, a32, a33 = tf.unstack(fw, axis=-1)
-  m = tf.stack([
+  # Kept as lists of [N] columns: no int64 pack/unpack (slow on CPU, and
+  # without GPU kernels).
+  fixed = lambda c: tf.cast(c * _FIXED_ONE, tf.int64)
+  a11, a12, a13 = (fixed(c) for c in tf.unstack(x, axis=-1))
+  a21, a22, a23 = (fixed(c) for c in tf.unstack(y, axis=-1))
+  a31, a32, a33 = (fixed(c) for c in tf.unstack(w, axis=-1))
+  m = [
       a22 * a33 - a32 * a23, a13 * a32 - a33 * a12, a12 * a23 - a22 * a13,
       a23 * a31 - a33 * a21, a11 * a33 - a31 * a13, a13 * a21 - a23 * a11,
       a21 * a32 - a31 * a22, a12 * a31 - a32 * a11, a11 * a22 - a21 * a12
-  ], axis=-1)  # [N, 9]
+  ]  # row-major 3x3, each [N]
   if not enable_cull_face:
     # Only the sign matters; float64 keeps it without int64 overflow (the
     # kernel's int64 determinant overflows once |clip coordinates| > ~30).
     as_f64 = lambda t: tf.cast(t, tf.float64)
-    det = (as_f64(a11) * as_f64(m[:, 0]) + as_f64(a12) * as_f64(m[:, 3]) +
-           as_f64(a13) * as_f64(m[:, 6]))
-    m = m * tf.where(det < 0, tf.constant(-1, tf.int64),
-                     tf.constant(1, tf.int64))[:, None]
-
+    det = (as_f64(a11) * as_f64(m[0]) + as_f64(a12) * as_f64(m[3]) +
+           as_f64(a13) * as_f64(m[6]))
+    sign = tf.where(det < 0, tf.constant(-1, tf.int64),
+                    tf.constant(1, tf.int64))
+    m = [entry * sign for entry in m]
   # Fold the constant term's 16-bit shift into the matrix.
-  m = m * tf.constant([1, 1, 1 << 16] * 3, tf.int64)
+  for j in (2, 5, 8):
+    m[j] = m[j] * (1 << 16)
 
   counts = tf.cast(span_x, tf.int64) * tf.cast(span_y, tf.int64)  # [N]
   ends = tf.cumsum(counts)
@@ -207,15 +210,11 @@ def rasterize_triangle_ids(
   total = tf.reduce_sum(counts)
   chunk = tf.constant(chunk_size, tf.int64)
   num_chunks = (total + chunk - 1) // chunk
-  # Per-triangle rows, gathered once per candidate and unstacked (a few 2-D
-  # gathers are much cheaper than many 1-D or 3-D ones).
   # First pixel of the box and its width packed in one int64 column.
   origin = tf.cast(bottom * width + left, tf.int64)  # < 2^32
   packed = origin + tf.bitwise.left_shift(tf.cast(span_x, tf.int64), 32)
-  wide_rows = tf.concat(
-      [m, tf.stack([starts, packed, tf.cast(flat, tf.int64)], axis=1)],
-      axis=1)  # [N, 12] int64
-  columns = tf.unstack(wide_rows, axis=1)
+  # Per-triangle columns, each gathered once per candidate.
+  columns = m + [starts, packed, tf.cast(flat, tf.int64)]
   float_rows = tf.concat([z, w], axis=1)  # [N, 6]
   # Fixed-point pixel-centre coordinates per pixel, computed as the kernel.
   px_fixed = tf.cast(
