@@ -16,6 +16,7 @@ timed instead (the JSON says which).
 """
 
 import argparse
+import os
 import time
 from typing import Callable, Dict, List, Tuple
 
@@ -165,6 +166,7 @@ def run(args) -> Dict[str, object]:
   else:
     sizes, batch, min_seconds, iters = (args.sizes, args.batch_size,
                                         args.min_seconds, 3)
+  load_before = os.getloadavg()
   models = {}
   build_seconds = {}
   for name in args.models:
@@ -216,6 +218,8 @@ def run(args) -> Dict[str, object]:
           print(f"{name:10s} {size:4d}px {backend:8s} {mode:17s} "
                 f"{row['faces_per_second']:8.1f} faces/s", flush=True)
   return {
+      # 1-minute load averages: other processes on the machine slow the run.
+      "load_average_before_after": [load_before[0], os.getloadavg()[0]],
       "quick": bool(args.quick),
       "model_build_seconds": build_seconds,
       "results": results,
