@@ -290,3 +290,24 @@ def test_clip_render_grad_keeps_the_image_and_changes_depth_gradients():
     images.append(out["image"].numpy())
   np.testing.assert_allclose(images[0], images[1])
   assert np.abs(grads[0] - grads[1]).max() > 0
+
+
+def test_tf_backend_traces_with_a_dynamic_batch():
+  renderer = depth_renderer.DepthMapRenderer(16)
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, 16, 16, 1], tf.float32),
+      tf.TensorSpec([None, 16, 16, 3], tf.float32),
+      tf.TensorSpec([None, 6], tf.float32),
+      tf.TensorSpec([None, 4], tf.float32)])
+  def render(depth, albedo, view, light):
+    return renderer.render(depth, albedo, view, light)["image"]
+
+  depth = np.full((3, 16, 16, 1), 1.0, np.float32)
+  albedo = np.zeros((3, 16, 16, 3), np.float32)
+  out = render(depth, albedo, np.zeros((3, 6), np.float32),
+               np.float32([[1, -1, 0, 0]] * 3))
+  assert out.shape == (3, 16, 16, 3)
+  np.testing.assert_allclose(out.numpy(), 0.0, atol=1e-5)  # grey x shade 1
+  assert render(depth[:1], albedo[:1], np.zeros((1, 6), np.float32),
+                np.float32([[1, -1, 0, 0]])).shape == (1, 16, 16, 3)
