@@ -146,6 +146,7 @@ def build_kernel(force: bool = False) -> str:
           raise KernelBuildError(
               f"compiling TF Graphics' rasterizer kernel failed "
               f"(exit {proc.returncode}): {last}; use backend=\"tf\" instead.")
+        os.chmod(tmp, 0o755)
         os.replace(tmp, path)
       finally:
         if os.path.exists(tmp):
