@@ -82,6 +82,8 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     domain_adversarial_weight: λ_DA (5).
     latent_regression_weight: λ_reg (10).
     r1_gamma: R1 weight γ (10).
+    gan_loss_weight: weight of the generator-side GAN terms (1 in the
+      reference; the short CPU demo lowers it so the supervised terms lead).
     r1_per_output: R1 on each discriminator output separately (the
       reference) or on their sum (one pass; cheaper on CPU).
     ema_decay: EMA of G (0.999).
@@ -110,6 +112,7 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                domain_adversarial_weight: float = 5.0,
                latent_regression_weight: float = 10.0,
                r1_gamma: float = 10.0,
+               gan_loss_weight: float = 1.0,
                r1_per_output: bool = True,
                ema_decay: float = 0.999,
                vgg_weights_path: Optional[str] = None,
@@ -129,6 +132,7 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     self.latent_regression_weight = latent_regression_weight
     self.r1_gamma = r1_gamma
     self.r1_per_output = r1_per_output
+    self.gan_loss_weight = gan_loss_weight
     self.ema_decay = ema_decay
     self.vgg_weights_path = vgg_weights_path or None
     self.vgg_width = vgg_width
@@ -283,8 +287,10 @@ class ConfigNetStage1(method_lib.TrainingMethod):
           "g_image": self._perceptual(syn_image, fake_syn),
           "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
               syn_image, fake_syn, iris),
-          "g_gan_syn": cn_losses.generator_gan_loss(self.d_synthetic(fake_syn)),
-          "g_gan_real": cn_losses.generator_gan_loss(self.d_real(fake_rand)),
+          "g_gan_syn": self.gan_loss_weight * cn_losses.generator_gan_loss(
+              self.d_synthetic(fake_syn)),
+          "g_gan_real": self.gan_loss_weight * cn_losses.generator_gan_loss(
+              self.d_real(fake_rand)),
           "g_domain": self.domain_adversarial_weight * tf.reduce_mean(
               tf.nn.softplus(-self.d_domain(z_syn))),
           "g_regression": self.latent_regression_weight *
@@ -431,8 +437,10 @@ class ConfigNetStage2(ConfigNetStage1):
           "g_image_real": self._perceptual(real, recon),
           "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
               syn_image, fake_syn, iris),
-          "g_gan_syn": cn_losses.generator_gan_loss(self.d_synthetic(fake_syn)),
-          "g_gan_real": cn_losses.generator_gan_loss(self.d_real(recon)),
+          "g_gan_syn": self.gan_loss_weight * cn_losses.generator_gan_loss(
+              self.d_synthetic(fake_syn)),
+          "g_gan_real": self.gan_loss_weight * cn_losses.generator_gan_loss(
+              self.d_real(recon)),
           "g_domain": self.domain_adversarial_weight *
                       cn_losses.domain_adversarial_generator_loss(
                           self.d_domain(z_real), self.d_domain(z_syn)),

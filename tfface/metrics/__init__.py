@@ -1,0 +1,1 @@
+"""Metrics: controllability, FID/KID, identity, depth/angle errors."""

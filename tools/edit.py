@@ -1,0 +1,62 @@
+r"""Embeds an aligned face with an exported ConfigNet and edits named factors.
+
+  python tools/edit.py --export_dir=demo_out/export/1 --image=face.png \
+      --set=expression:jawOpen=0.9 --set=hair_color=0.8,0.66,0.42 \
+      --yaw=20 --output_dir=/tmp/edit
+
+Writes ``input.png``, ``reconstruction.png`` and ``edited.png``. ``--set``
+takes ``factor=v1,v2,...`` (a whole factor θ_i) or ``factor:entry=value``
+(one entry, e.g. a blendshape by name; θ_i is first recovered from the face
+by projected gradient descent). ``--yaw``/``--pitch`` are degrees.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+flags.DEFINE_string("export_dir", None, "ConfigNet SavedModel version dir.")
+flags.DEFINE_string("image", None, "Aligned face image (PNG/JPEG).")
+flags.DEFINE_multi_string("set", [], "Factor edits (see above).")
+flags.DEFINE_float("yaw", None, "Head yaw in degrees.")
+flags.DEFINE_float("pitch", None, "Head pitch in degrees.")
+flags.DEFINE_string("output_dir", None, "Where the PNGs go.")
+flags.mark_flags_as_required(["export_dir", "image", "output_dir"])
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfface.methods.confignet import editing  # pylint: disable=g-import-not-at-top
+  from tfface.rendering import procedural_model  # pylint: disable=g-import-not-at-top
+  try:
+    data = tf.io.read_file(FLAGS.image)
+    image = tf.image.decode_image(data, channels=3, expand_animations=False)
+  except (tf.errors.OpError, ValueError) as e:
+    print(f"error: cannot read image {FLAGS.image!r}: {e}", file=sys.stderr)
+    return 1
+  image = image.numpy().astype(np.float32) / 127.5 - 1.0
+  names = {"expression": procedural_model.ProceduralFaceModel().expression_names}
+  try:
+    out = editing.edit_image(FLAGS.export_dir, image, FLAGS.set, FLAGS.yaw,
+                             FLAGS.pitch, names)
+  except ValueError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  os.makedirs(FLAGS.output_dir, exist_ok=True)
+  for name, img in (("input", image), ("reconstruction", out["reconstruction"]),
+                    ("edited", out["edited"])):
+    pixels = np.clip((img + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    path = os.path.join(FLAGS.output_dir, f"{name}.png")
+    tf.io.write_file(path + ".tmp", tf.io.encode_png(pixels))
+    os.replace(path + ".tmp", path)
+    print(path)
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
