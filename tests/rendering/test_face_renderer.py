@@ -316,3 +316,16 @@ def test_gradients_match_finite_differences(model, model_name):
     assert abs(analytic) > 1e-3, name
     np.testing.assert_allclose(analytic, numeric, rtol=0.01, atol=1e-3,
                                err_msg=name)
+
+
+def test_procedural_hair_region_follows_hair_style():
+  from tfface.rendering import procedural_model  # pylint: disable=g-import-not-at-top
+  model = procedural_model.ProceduralFaceModel(resolution=1)
+  renderer = face_renderer.FaceRenderer(model, 32)
+  params = renderer.default_parameters(2)
+  style = params["hair_style"].numpy()
+  style[0, 0] = 1.0   # full coverage
+  style[1, 0] = 0.0   # bald crown
+  params["hair_style"] = tf.constant(style)
+  hair = renderer.render(params)["regions"]["hair"].numpy()
+  assert hair[0].sum() > 2.0 * hair[1].sum() + 1.0

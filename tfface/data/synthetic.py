@@ -56,7 +56,7 @@ from tfface.rendering import lighting
 MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL)
 # Bumped whenever sampling or the pseudo-real style changes, so resuming a
 # dataset written by an older writer is refused instead of mixing styles.
-WRITER_VERSION = 3
+WRITER_VERSION = 4
 SCENE_FACTOR_SIZES = collections.OrderedDict([("pose", 3), ("sh", 27),
                                               ("background", 3)])
 
@@ -439,7 +439,10 @@ class _BatchRenderer:
     self.batch_size = batch_size
     self.renderer = face_renderer.FaceRenderer(
         model, image_size, camera=dataset_camera(image_size, zoom),
-        backend=backend)
+        backend=backend,
+        # Eyelids and lips are zero-thickness sheets; their back faces would
+        # show as dark wedges in turned views.
+        enable_cull_face=True)
     self.factor_sizes = synthetic_factor_sizes(model)
     self.fingerprint = model_fingerprint(model)
     height, width = image_size

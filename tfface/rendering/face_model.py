@@ -123,6 +123,18 @@ class FaceModel(abc.ABC):
     """
     validate_groups(params, self.parameter_sizes, type(self).__name__)
 
+  def parametric_region_weights(self, params: Params) -> Dict[str, tf.Tensor]:
+    """Region memberships for given parameters: name -> `[B, V]` float32.
+
+    Models whose regions move with their parameters (the procedural model's
+    hair and beard follow `hair_style`/`beard_style`) override this; by
+    default every face gets the static :meth:`region_weights`.
+    """
+    first = next(iter(params.values()))
+    batch = tf.shape(first)[0]
+    return {name: tf.tile(tf.constant(value, tf.float32)[None], [batch, 1])
+            for name, value in self.region_weights().items()}
+
   def vertex_normals(self, vertices: tf.Tensor) -> tf.Tensor:
     """Unit vertex normals of this model's mesh.
 

@@ -104,8 +104,6 @@ class FaceRenderer:
     self._landmarks = tf.constant(model.landmark_indices, tf.int32)
     regions = model.region_weights()
     self.region_names = tuple(regions)
-    self._regions = (tf.constant(np.stack([regions[n] for n in regions], -1),
-                                 tf.float32) if regions else None)  # [V, R]
 
   @property
   def parameter_sizes(self) -> "collections.OrderedDict[str, int]":
@@ -202,10 +200,11 @@ class FaceRenderer:
     # One packed attribute: a single gather/interpolation for all channels.
     channels = [("color", color, 3), ("normal", posed_normals, 3),
                 ("depth", depth, 1), ("albedo", albedo, 3)]
-    if self._regions is not None:
-      channels.append(("regions", tf.broadcast_to(
-          self._regions[None],
-          tf.concat([[batch], tf.shape(self._regions)], 0)),
+    if self.region_names:
+      # Per-face regions: the procedural model's hair/beard follow its params.
+      regions = self.model.parametric_region_weights(params)
+      channels.append(("regions", tf.stack(
+          [tf.cast(regions[n], tf.float32) for n in self.region_names], -1),
                        len(self.region_names)))
     sizes = [size for _, _, size in channels]
     packed = tf.concat([value for _, value, _ in channels], axis=-1)
