@@ -305,6 +305,9 @@ class TexturedSkinModel(face_model.FaceModel):
   def region_weights(self):
     return self.base.region_weights()
 
+  def parametric_region_weights(self, params):
+    return self.base.parametric_region_weights(params)
+
   def default_parameters(self, batch_size: int):
     params = dict(self.base.default_parameters(batch_size))
     params["skin_texture"] = tf.zeros(
