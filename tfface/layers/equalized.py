@@ -9,7 +9,6 @@ the NHWC transposes, so converted checkpoints keep their raw values.
 import math
 from typing import Optional
 
-import numpy as np
 import tensorflow as tf
 
 keras = tf.keras
@@ -163,7 +162,3 @@ class EqualizedConv2D(keras.layers.Layer):
       y = y + self.bias * self.lr_multiplier
     return y
 
-
-def he_std(fan_in: int) -> float:
-  """``1 / sqrt(fan_in)``: the runtime scale of a unit-variance weight."""
-  return 1.0 / float(np.sqrt(fan_in))

@@ -54,8 +54,6 @@ class ModulatedConv2D(keras.layers.Layer):
     self.demodulate = demodulate
     self.upsample = upsample
     self.fused = fused and not upsample
-    self.modulation = equalized.EqualizedDense(0, bias_init=1.0,
-                                               name="modulation")
     if upsample:
       p = len(blur_kernel) - 2 - (self.kernel_size - 1)
       self.blur = fir.Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1),
@@ -64,7 +62,9 @@ class ModulatedConv2D(keras.layers.Layer):
   def build(self, x_shape, w_shape):
     in_channels = int(x_shape[-1])
     self.in_channels = in_channels
-    self.modulation.units = in_channels
+    self.modulation = equalized.EqualizedDense(in_channels, bias_init=1.0,
+                                               name="modulation")
+    self.modulation.build(w_shape)
     self.weight = self.add_weight(
         name="weight",
         shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),

@@ -1,8 +1,8 @@
 """StyleGAN2 (Karras et al. 2020) as in rosinality/stylegan2-pytorch, in Keras 3.
 
 * :class:`MappingNetwork` z -> w (pixel norm + 8 equalized dense layers, lr
-  multiplier 0.01; the input size is configurable so e.g. DiscoFaceGAN's 254-d
-  or 286-d factor vector can feed it).
+  multiplier 0.01; the input size is configurable so e.g. DiscoFaceGAN's
+  286-d λ vector can feed it).
 * :class:`SynthesisNetwork` W+ `[B, num_ws, style_dim]` -> image, with noise
   from stored buffers, fresh random noise or none, optionally returning the
   intermediate feature maps (LiftedGAN's depth net reads the last one).
