@@ -64,6 +64,11 @@ def test_noise_injection_starts_at_zero_and_scales_noise():
   np.testing.assert_array_equal(layer(x, noise).numpy(), 0.0)
   layer.strength.assign([0.5])
   np.testing.assert_allclose(layer(x, noise).numpy(), 0.5)
+  per_channel = layers.NoiseInjection(per_channel=True)
+  per_channel(x, noise)
+  per_channel.strength.assign([1.0, 2.0, 3.0])
+  np.testing.assert_allclose(per_channel(x, noise).numpy()[0, 0, 0],
+                             [1.0, 2.0, 3.0])
 
 
 def test_to_rgb_adds_bias_and_upsampled_skip():

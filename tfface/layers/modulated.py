@@ -118,14 +118,23 @@ class ModulatedConv2D(keras.layers.Layer):
 
 
 class NoiseInjection(keras.layers.Layer):
-  """``x + strength * noise`` with a learned scalar strength (init 0).
+  """``x + strength * noise`` with a learned strength (init 0).
+
+  Args:
+    per_channel: one strength per channel (StyleGAN / StyleALAE) instead of
+      StyleGAN2's single scalar.
 
   Call ``(x, noise)``: ``x`` `[B, H, W, C]`, ``noise`` `[B or 1, H, W, 1]`.
-  Weight ``strength`` `[1]` (rosinality ``noise.weight``).
+  Weight ``strength`` `[1]` (rosinality ``noise.weight``) or `[C]`.
   """
 
+  def __init__(self, per_channel: bool = False, **kwargs):
+    super().__init__(**kwargs)
+    self.per_channel = per_channel
+
   def build(self, x_shape, noise_shape):
-    self.strength = self.add_weight(name="strength", shape=(1,),
+    size = int(x_shape[-1]) if self.per_channel else 1
+    self.strength = self.add_weight(name="strength", shape=(size,),
                                     initializer="zeros")
 
   def call(self, x, noise):
