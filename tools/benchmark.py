@@ -13,7 +13,7 @@ import importlib
 import json
 import sys
 
-SUBJECTS = ("rendering", "stylegan2", "synthetic")
+SUBJECTS = ("confignet", "rendering", "stylegan2", "synthetic")
 
 
 def main(argv=None) -> int:
