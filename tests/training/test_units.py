@@ -65,3 +65,12 @@ def test_unknown_strategy_and_missing_tf_config(monkeypatch):
   monkeypatch.setenv("TF_CONFIG", "{not json")
   with pytest.raises(ValueError, match="TF_CONFIG must be JSON"):
     training.make_strategy("multi_worker")
+
+
+def test_mirrored_strategy_is_reused_per_device_set():
+  # A second MirroredStrategy over the same devices would restart the
+  # collective keys and collide with the first one's collectives.
+  assert training.make_strategy("mirrored", 2) is training.make_strategy(
+      "mirrored", 2)
+  assert training.make_strategy("mirrored", 1) is not training.make_strategy(
+      "mirrored", 2)

@@ -11,11 +11,27 @@ Names:
 
 import json
 import os
-from typing import Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+# One MirroredStrategy per device set and process. Each new strategy object
+# starts its collective group and instance keys at the same numbers, so a
+# second strategy over the same devices in one process (several trainers,
+# a test suite) collides with the first one's collectives ("Shape mismatch in
+# the collective instance 100").
+_MIRRORED: Dict[Tuple[str, ...], tf.distribute.MirroredStrategy] = {}
+
+
+def _mirrored(devices: Optional[Sequence[str]] = None
+              ) -> tf.distribute.MirroredStrategy:
+  key = tuple(devices) if devices else ("<all-gpus>",)
+  if key not in _MIRRORED:
+    _MIRRORED[key] = tf.distribute.MirroredStrategy(
+        devices=list(devices) if devices else None)
+  return _MIRRORED[key]
 
 
 def configure_cpu_replicas(num_replicas: int) -> None:
@@ -50,6 +66,9 @@ def make_strategy(name: str = "default",
                   tpu_address: Optional[str] = None) -> tf.distribute.Strategy:
   """Returns the strategy called ``name`` (see the module docstring).
 
+  ``mirrored`` returns the same strategy object for the same devices within a
+  process (see ``_MIRRORED``).
+
   Raises:
     ValueError: unknown name, or ``multi_worker`` without a valid TF_CONFIG.
   """
@@ -60,10 +79,10 @@ def make_strategy(name: str = "default",
   if name == "mirrored":
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-      return tf.distribute.MirroredStrategy()
+      return _mirrored()
     configure_cpu_replicas(num_cpu_replicas)
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices=devices[:num_cpu_replicas])
+    return _mirrored(devices[:num_cpu_replicas])
   if name == "multi_worker":
     config = os.environ.get("TF_CONFIG")
     if not config:
