@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--forward_iters", type=int, default=5)
   parser.add_argument("--train_iters", type=int, default=2)
   parser.add_argument("--channel_multiplier", type=int, default=2)
+  parser.add_argument("--train_batch_sizes", default="",
+                      help="per-resolution train batch overrides, e.g. "
+                      "'256:4' where batch 8 does not fit in host memory")
 
 
 # -- analytic FLOP counts (multiply-adds × 2, per sample) ----------------------
@@ -173,8 +176,12 @@ def run(args) -> Dict[str, object]:
     g = generator_flops(resolution, channels)
     d = discriminator_flops(resolution, channels)
     forward_flops = args.batch_size * (g["mapping"] + g["synthesis"])
-    step_flops = train_step_flops(args.batch_size, g, d)
+    overrides = dict(item.split(":") for item in
+                     args.train_batch_sizes.split(",") if item)
+    train_batch = int(overrides.get(str(resolution), args.batch_size))
+    step_flops = train_step_flops(train_batch, g, d)
     entry = {"resolution": resolution, "batch_size": args.batch_size,
+             "train_batch_size": train_batch,
              "channels": {str(k): v for k, v in channels.items()},
              "forward_gflop_per_batch": forward_flops / 1e9,
              "train_step_gflop_per_step": step_flops / 1e9,
@@ -189,7 +196,7 @@ def run(args) -> Dict[str, object]:
             f"{m['gflops']:.1f} GFLOP/s ({100 * m['fraction_of_matmul']:.0f}%)",
             flush=True)
     for variant in train_variants:
-      m = _train(resolution, args.batch_size, variant, args.train_iters,
+      m = _train(resolution, train_batch, variant, args.train_iters,
                  args.channel_multiplier)
       m["gflops"] = step_flops / m["seconds_per_step"] / 1e9
       m["fraction_of_matmul"] = m["gflops"] / matmul
