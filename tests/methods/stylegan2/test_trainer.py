@@ -115,9 +115,8 @@ def test_trains_under_mirrored_strategy_from_gin_then_exports(tmp_path):
   assert not any(pl[s] for s in range(2, steps + 1, 2))
   assert float(method.mean_path_length.numpy()) > 0
 
-  # The discriminator loss leaves its initial value (2·log 2 at init) ...
+  # The discriminator loss leaves its initial value ...
   d_loss = scalars["loss/d_loss"]
-  assert abs(d_loss[1] - 2 * np.log(2.0)) < 0.2
   late = np.mean([d_loss[s] for s in range(steps - 39, steps + 1)])
   assert abs(late - d_loss[1]) > 0.1, (d_loss[1], late)
   # ... and the EMA generator's samples change.
