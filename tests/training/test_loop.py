@@ -140,3 +140,34 @@ def test_single_device_checkpoint_holds_iterator(tmp_path):
   assert checkpoints.has_iterator(checkpoints.latest_checkpoint(str(tmp_path)))
   assert checkpoints.saved_step(
       checkpoints.latest_checkpoint(str(tmp_path))) == 2
+
+
+class _ListModel(tf.keras.Model):
+
+  def __init__(self):
+    super().__init__()
+    self.blocks = [tf.keras.layers.Dense(2), tf.keras.layers.Dense(2)]
+
+  def call(self, x):
+    for block in self.blocks:
+      x = block(x)
+    return x
+
+
+class _ListMethod(toy_method.ToyRegression):
+
+  def build(self):
+    super().build()
+    self.listed = _ListModel()
+    self.listed(tf.zeros([1, toy_method.IN_DIM]))
+
+  def checkpoint_items(self):
+    return {**super().checkpoint_items(), "listed": self.listed}
+
+
+def test_weights_invisible_to_checkpoints_are_an_error(tmp_path):
+  # Keras 3 layers in Python lists are skipped by tf.train.Checkpoint; the
+  # runtime refuses to train rather than silently lose them.
+  with pytest.raises(ValueError, match="4 weights would not be checkpointed"):
+    training.run_training(_ListMethod(), toy_method.toy_dataset(8),
+                          str(tmp_path), training.LoopConfig(max_steps=1))

@@ -10,7 +10,7 @@ directory that is deleted again.
 
 import os
 import shutil
-from typing import Optional
+from typing import List, Mapping, Optional
 
 import tensorflow as tf
 
@@ -36,6 +36,24 @@ def has_iterator(path: str) -> bool:
   """Whether the checkpoint at ``path`` holds the input iterator's state."""
   return any(name.startswith("iterator/")
              for name, _ in tf.train.list_variables(path))
+
+
+def untracked_weights(checkpoint: tf.train.Checkpoint,
+                      items: Mapping[str, object]) -> List[str]:
+  """Weights of the Keras models in ``items`` that ``checkpoint`` would not save.
+
+  Keras 3 layers kept in plain Python lists or dicts are not reachable through
+  TensorFlow's checkpoint graph, so their weights are silently left out of
+  ``tf.train.Checkpoint`` (and a restore still "matches"). Returns
+  ``"<item>: <weight path>"`` for each such weight.
+  """
+  reachable = {id(obj) for obj in tf.train.TrackableView(checkpoint).descendants()}
+  missing = []
+  for name, item in items.items():
+    if isinstance(item, tf.keras.layers.Layer):
+      missing.extend(f"{name}: {w.path}" for w in item.weights
+                     if id(w) not in reachable)
+  return missing
 
 
 class CheckpointKeeper:

@@ -160,6 +160,12 @@ def run_training(method: method_lib.TrainingMethod,
   if track_iterator:
     items["iterator"] = iterator
   checkpoint = tf.train.Checkpoint(step=step, **items)
+  missing = checkpoints_lib.untracked_weights(checkpoint, items)
+  if missing:
+    raise ValueError(
+        f"{len(missing)} weights would not be checkpointed (first: "
+        f"{missing[0]}); Keras 3 does not track layers held in Python lists "
+        "or dicts for tf.train.Checkpoint: assign each layer to an attribute")
   keeper = checkpoints_lib.CheckpointKeeper(checkpoint, model_dir, strategy,
                                             keep=config.keep_checkpoints)
   restored = keeper.restore_latest() if (latest and resume) else None
