@@ -74,3 +74,38 @@ def test_mirrored_strategy_is_reused_per_device_set():
       "mirrored", 2)
   assert training.make_strategy("mirrored", 1) is not training.make_strategy(
       "mirrored", 2)
+
+
+@pytest.mark.parametrize("apply", [True, False])
+def test_conditional_minimize_matches_minimize_or_skips(apply):
+  strategy = training.make_strategy("mirrored", 2)
+  with strategy.scope():
+    plain = tf.Variable([1.0, -2.0])
+    lazy = tf.Variable([1.0, -2.0])
+    opt_plain = tf.keras.optimizers.SGD(0.1)
+    opt_lazy = tf.keras.optimizers.SGD(0.1)
+    opt_plain.build([plain])
+    opt_lazy.build([lazy])
+
+  @tf.function
+  def step():
+    def replica_fn():
+      replica = tf.cast(
+          tf.distribute.get_replica_context().replica_id_in_sync_group,
+          tf.float32)
+      target = tf.stack([replica, 3.0 * replica])
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(plain - target))
+      training.minimize(tape, opt_plain, loss, [plain])
+      training.conditional_minimize(
+          tf.constant(apply), opt_lazy, [lazy],
+          lambda: (tf.reduce_sum(tf.square(lazy - target)), tf.constant(0.0)))
+    strategy.run(replica_fn)
+
+  step()
+  if apply:
+    np.testing.assert_allclose(lazy.numpy(), plain.numpy(), rtol=1e-6)
+    assert not np.allclose(lazy.numpy(), [1.0, -2.0])
+  else:
+    np.testing.assert_array_equal(lazy.numpy(), [1.0, -2.0])
+    assert int(opt_lazy.iterations.numpy()) == 0

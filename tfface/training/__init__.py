@@ -5,6 +5,7 @@ See :mod:`tfface.training.method` for the contract a method implements and
 """
 
 from tfface.training.ema import WeightEMA
+from tfface.training.gradients import conditional_minimize
 from tfface.training.gradients import minimize
 from tfface.training.loop import ExistingRunError
 from tfface.training.loop import LoopConfig

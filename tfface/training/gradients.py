@@ -1,6 +1,6 @@
 """Applying gradients correctly under any ``tf.distribute`` strategy."""
 
-from typing import Sequence
+from typing import Callable, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -31,3 +31,67 @@ def minimize(tape: tf.GradientTape,
   scale = tf.constant(replica_loss_scale(), dtype=loss.dtype)
   gradients = tape.gradient(loss, variables, output_gradients=scale)
   optimizer.apply_gradients(zip(gradients, variables))
+
+
+def conditional_minimize(condition: tf.Tensor,
+                         optimizer: tf.keras.optimizers.Optimizer,
+                         variables: Sequence[tf.Variable],
+                         loss_fn: Callable[[], Tuple[tf.Tensor, tf.Tensor]]
+                         ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """An optimizer step that only happens when ``condition`` is true.
+
+  For lazy regularization inside a per-replica ``train_step``: the loss and
+  gradients are computed only on steps where ``condition`` holds; the
+  cross-replica gradient sum and the update run in cross-replica context
+  (``merge_call``) under a ``tf.cond``, because Keras' ``apply_gradients``
+  cannot synchronize replicas from inside a replica-side ``tf.cond``. The
+  gradient is that of the global-batch mean, as
+  :func:`minimize`.
+
+  Args:
+    condition: scalar bool tensor (the same on every replica).
+    optimizer: a built Keras optimizer owning ``variables``.
+    variables: the variables to update.
+    loss_fn: returns ``(loss, aux)`` scalars; called under a GradientTape.
+
+  Returns:
+    ``(loss, aux)`` on steps with ``condition``, zeros otherwise.
+  """
+  variables = list(variables)
+  context = tf.distribute.get_replica_context()
+  scale = 1.0 / context.num_replicas_in_sync
+
+  def compute():
+    with tf.GradientTape() as tape:
+      loss, aux = loss_fn()
+    grads = tape.gradient(loss, variables,
+                          output_gradients=tf.constant(scale, loss.dtype))
+    grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+             for g, v in zip(grads, variables)]
+    return [loss, tf.convert_to_tensor(aux, tf.float32)] + grads
+
+  def skip():
+    return ([tf.constant(0.0), tf.constant(0.0)] +
+            [tf.zeros_like(v) for v in variables])
+
+  out = tf.cond(condition, compute, skip)
+  loss, aux, grads = out[0], out[1], out[2:]
+
+  def merge_fn(strategy, grads):
+    def apply():
+      # Keras variables wrap the distributed tf.Variable in `.value`.
+      targets = [v.value if isinstance(v, tf.keras.Variable) else v
+                 for v in variables]
+      reduced = strategy.extended.batch_reduce_to(
+          tf.distribute.ReduceOp.SUM, list(zip(grads, targets)))
+      learning_rate = tf.cast(optimizer.learning_rate, tf.float32)
+      for grad, target in zip(reduced, targets):
+        strategy.extended.update(
+            target, lambda var, g: optimizer.update_step(g, var, learning_rate),
+            args=(grad,), group=False)
+      optimizer.iterations.assign_add(1)
+      return tf.constant(True)
+    return tf.cond(condition, apply, lambda: tf.constant(False))
+
+  context.merge_call(merge_fn, args=(grads,))
+  return loss, aux

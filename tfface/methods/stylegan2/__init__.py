@@ -7,5 +7,4 @@ and ``stylegan2_dataset``.
 from tfface.methods.stylegan2.data import stylegan2_dataset
 from tfface.methods.stylegan2.data import toy_images
 from tfface.methods.stylegan2.export import GeneratorModule
-from tfface.methods.stylegan2.trainer import conditional_minimize
 from tfface.methods.stylegan2.trainer import StyleGAN2Method

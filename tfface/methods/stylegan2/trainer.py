@@ -9,7 +9,7 @@ stateless (:func:`tfface.training.step_seed`), so a resumed run draws the
 numbers the uninterrupted run would have drawn.
 """
 
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import gin
 import numpy as np
@@ -23,68 +23,6 @@ from tfface.networks import stylegan2 as networks
 # Salts for step_seed: one per random draw inside a step.
 _SALT_D_LATENT, _SALT_D_NOISE, _SALT_G_LATENT, _SALT_G_NOISE = 1, 2, 3, 4
 _SALT_PL_LATENT, _SALT_PL_NOISE, _SALT_PL_Y = 5, 6, 7
-
-
-def conditional_minimize(condition: tf.Tensor,
-                         optimizer: tf.keras.optimizers.Optimizer,
-                         variables: Sequence[tf.Variable],
-                         loss_fn: Callable[[], Tuple[tf.Tensor, tf.Tensor]]
-                         ) -> Tuple[tf.Tensor, tf.Tensor]:
-  """An optimizer step that only happens when ``condition`` is true.
-
-  For lazy regularization inside a per-replica ``train_step``: the loss and
-  gradients are computed only on steps where ``condition`` holds; the
-  cross-replica gradient sum and the update run in cross-replica context
-  (``merge_call``) under a ``tf.cond``, because Keras' ``apply_gradients``
-  cannot synchronize replicas from inside a replica-side ``tf.cond``. The
-  gradient is that of the global-batch mean, as
-  :func:`tfface.training.minimize`.
-
-  Args:
-    condition: scalar bool tensor (the same on every replica).
-    optimizer: a built Keras optimizer owning ``variables``.
-    variables: the variables to update.
-    loss_fn: returns ``(loss, aux)`` scalars; called under a GradientTape.
-
-  Returns:
-    ``(loss, aux)`` on steps with ``condition``, zeros otherwise.
-  """
-  variables = list(variables)
-  context = tf.distribute.get_replica_context()
-  scale = 1.0 / context.num_replicas_in_sync
-
-  def compute():
-    with tf.GradientTape() as tape:
-      loss, aux = loss_fn()
-    grads = tape.gradient(loss, variables,
-                          output_gradients=tf.constant(scale, loss.dtype))
-    grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-             for g, v in zip(grads, variables)]
-    return [loss, tf.convert_to_tensor(aux, tf.float32)] + grads
-
-  def skip():
-    return ([tf.constant(0.0), tf.constant(0.0)] +
-            [tf.zeros_like(v) for v in variables])
-
-  out = tf.cond(condition, compute, skip)
-  loss, aux, grads = out[0], out[1], out[2:]
-
-  def merge_fn(strategy, grads):
-    def apply():
-      targets = [getattr(v, "value", v) for v in variables]
-      reduced = strategy.extended.batch_reduce_to(
-          tf.distribute.ReduceOp.SUM, list(zip(grads, targets)))
-      learning_rate = tf.cast(optimizer.learning_rate, tf.float32)
-      for grad, target in zip(reduced, targets):
-        strategy.extended.update(
-            target, lambda var, g: optimizer.update_step(g, var, learning_rate),
-            args=(grad,), group=False)
-      optimizer.iterations.assign_add(1)
-      return tf.constant(True)
-    return tf.cond(condition, apply, lambda: tf.constant(False))
-
-  context.merge_call(merge_fn, args=(grads,))
-  return loss, aux
 
 
 @gin.configurable
@@ -256,7 +194,7 @@ class StyleGAN2Method(training.TrainingMethod):
         # The zero term keeps D's last layer in the graph (as rosinality).
         return weight * penalty + 0.0 * tf.reduce_mean(logits), penalty
 
-      _, r1 = conditional_minimize(
+      _, r1 = training.conditional_minimize(
           tf.equal(step % self.d_reg_every, 0), self.d_optimizer,
           d.trainable_variables, r1_loss)
       losses["r1"] = r1
@@ -287,7 +225,7 @@ class StyleGAN2Method(training.TrainingMethod):
         return weight * penalty, new_mean
 
       do_pl = tf.equal(step % self.g_reg_every, 0)
-      pl_penalty_weighted, new_mean = conditional_minimize(
+      pl_penalty_weighted, new_mean = training.conditional_minimize(
           do_pl, self.g_optimizer, g.trainable_variables, pl_loss)
       # Outside the cond: a MEAN-aggregated assignment synchronizes replicas.
       self.mean_path_length.assign(tf.where(do_pl, new_mean, current))
