@@ -44,6 +44,10 @@ setuptools.setup(
     entry_points={
         "console_scripts": [
             "tfface-train=tfface_tools.train:run",
+            "tfface-generate=tfface_tools.generate:run",
+            "tfface-convert-weights=tfface_tools.convert_weights:run",
+            "tfface-make-synthetic=tfface_tools.make_synthetic:run",
+            "tfface-benchmark=tfface_tools.benchmark:run",
             "tfface-export=tfface_export.export_savedmodel:run",
         ],
     },
