@@ -1,7 +1,6 @@
 """Every console script declared in setup.py resolves to a callable."""
 
 import ast
-import importlib
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,5 +26,8 @@ def test_console_scripts_resolve():
     name, target = script.split("=")
     module_name, function = target.split(":")
     package, _, module = module_name.partition(".")
-    module = importlib.import_module(f"{PACKAGE_DIRS[package]}.{module}")
-    assert callable(getattr(module, function)), name
+    # Parsed, not imported: the binaries define absl flags of the same names.
+    path = os.path.join(REPO, PACKAGE_DIRS[package], module + ".py")
+    tree = ast.parse(open(path).read())
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert function in functions, f"{name}: {path} has no {function}()"
