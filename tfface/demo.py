@@ -24,7 +24,8 @@ The CPU settings shrink the reference networks (channels, a small E_R
 backbone instead of ResNet-50, R1 on the summed discriminator logits) and,
 because the demo trains ~2000 steps instead of 2×50k, use faster optimizer
 settings (Adam 1e-3, β1 0.5), EMA decay 0.99, and let the supervised terms
-lead (GAN ×0.1, latent regression 1, domain-adversarial 1); see
+lead (GAN ×0.1, latent regression 1, domain-adversarial 1, plus a masked
+loss around the mouth landmarks, weight 20, so expressions are learned); see
 :class:`DemoSettings`, whose comments give the reference values.
 """
 
@@ -82,6 +83,7 @@ class DemoSettings:
   gan_loss_weight: float = 0.1         # 1
   latent_regression_weight: float = 1.0   # 10
   domain_adversarial_weight: float = 1.0  # 5
+  mouth_loss_weight: float = 20.0      # not in the reference (0)
   ema_decay: float = 0.99              # 0.999
   pixel_l1_weight: float = 20.0        # 0 (fallback term, see module doc)
   vgg_width: float = 0.125
@@ -134,6 +136,7 @@ def method_kwargs(s: DemoSettings, vgg19_weights: Optional[str]) -> dict:
       gan_loss_weight=s.gan_loss_weight,
       latent_regression_weight=s.latent_regression_weight,
       domain_adversarial_weight=s.domain_adversarial_weight,
+      mouth_loss_weight=s.mouth_loss_weight,
       vgg_weights_path=vgg19_weights,
       vgg_width=1.0 if vgg19_weights else s.vgg_width,
       pixel_l1_weight=0.0 if vgg19_weights else s.pixel_l1_weight,

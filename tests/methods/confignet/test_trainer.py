@@ -17,7 +17,7 @@ SMALL = dict(
                    channels_2d=(8,), mlp_units=16),
     discriminator=dict(num_blocks=2, base_filters=4, max_filters=8),
     vgg_width=0.0625, preview_count=2, r1_per_output=False,
-    pixel_l1_weight=1.0)
+    pixel_l1_weight=1.0, mouth_loss_weight=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_stage1_then_stage2_mirrored(toy_data, tmp_path):
                              config, strategy=strategy)
   for key in ("d_real_gan", "d_real_r1", "d_syn_gan", "d_domain_gan",
               "g_image", "g_eye", "g_gan_syn", "g_gan_real", "g_domain",
-              "g_regression"):
+              "g_regression", "g_mouth"):
     assert np.isfinite(losses[key]), key
   assert losses["d_real_r1"] > 0
   # The EMA generator moved toward the trained one but is not equal to it.
@@ -139,3 +139,12 @@ def test_latent_gan_steps(tmp_path):
   assert losses["d_r1"] >= 0 and np.isfinite(losses["g_gan"])
   with pytest.raises(ValueError, match="expected"):
     data.embedding_dataset(8, embeddings_path=str(tmp_path / "missing.npy"))
+
+
+def test_mouth_mask_boxes_the_mouth_landmarks():
+  landmarks = np.zeros([1, 68, 2], np.float32)
+  landmarks[0, 48:68] = [10.0, 20.0]
+  landmarks[0, 54] = [14.0, 22.0]
+  mask = trainer.mouth_mask(tf.constant(landmarks), 32, margin=1.0)
+  rows, cols = np.nonzero(mask[0, ..., 0].numpy())
+  assert (rows.min(), rows.max(), cols.min(), cols.max()) == (19, 22, 9, 14)
