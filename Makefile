@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 # (tensorflow-addons, tensorflow-datasets, OpenEXR): see README.md.
 TFG := tensorflow-graphics==2021.12.3
 PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 
 .PHONY: demo test venv clean
 
@@ -22,7 +23,7 @@ demo: venv
 	$(PY) -m tfface.demo --output_dir=demo_out
 
 test: venv
-	$(PY) -m pytest -n $(PYTEST_WORKERS) tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS) tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_out
