@@ -48,6 +48,8 @@ setuptools.setup(
             "tfface-convert-weights=tfface_tools.convert_weights:run",
             "tfface-make-synthetic=tfface_tools.make_synthetic:run",
             "tfface-benchmark=tfface_tools.benchmark:run",
+            "tfface-edit=tfface_tools.edit:run",
+            "tfface-evaluate=tfface_tools.evaluate:run",
             "tfface-export=tfface_export.export_savedmodel:run",
         ],
     },
