@@ -1,7 +1,7 @@
 """Installs tfface, a TensorFlow 2 / Keras 3 library for controllable face generation.
 
 TensorFlow Graphics is not listed in ``install_requires``: the last release
-(2021.12.3) declares ``tensorflow-addons`` (end of life, fails to import under
+(2021.12.3) declares TF Addons (end of life, fails to import under
 Keras 3), ``tensorflow-datasets`` and ``OpenEXR``, none of which tfface uses.
 The Makefile installs it with ``pip install --no-deps``; see README.md.
 """

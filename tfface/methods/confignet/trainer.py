@@ -256,6 +256,23 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     bounds = tf.constant(self.pose_range, tf.float32)
     return tf.random.stateless_uniform([n, 3], seed, -1.0, 1.0) * bounds
 
+  def _update_discriminators(self, real, fake_of_real, synthetic,
+                             fake_synthetic, latent_of_real, latent_synthetic):
+    """One step of D_R, D_S and D_DA (G fixed); returns their losses.
+
+    D_R compares real images with ``fake_of_real`` (stage 1: G of random
+    latents; stage 2: reconstructions of the real batch), D_S synthetic images
+    with G(E_S(θ)), and D_DA ``latent_of_real`` with E_S(θ).
+    """
+    out = {}
+    out.update(self._d_update(self.d_real, self.d_real_optimizer, real,
+                              fake_of_real, "d_real"))
+    out.update(self._d_update(self.d_synthetic, self.d_synthetic_optimizer,
+                              synthetic, fake_synthetic, "d_syn"))
+    out.update(self._d_update(self.d_domain, self.d_domain_optimizer,
+                              latent_of_real, latent_synthetic, "d_domain"))
+    return out
+
   def _d_update(self, discriminator, optimizer, real, fake, prefix):
     with tf.GradientTape() as tape:
       r1, real_logits = cn_losses.r1_penalty(
@@ -290,13 +307,8 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     fake = self.generator(tf.concat([z_syn, z_rand], 0),
                           tf.concat([pose, rot_rand], 0))
     fake_syn, fake_rand = fake[:n_syn], fake[n_syn:]
-    out = {}
-    out.update(self._d_update(self.d_real, self.d_real_optimizer, real,
-                              fake_rand, "d_real"))
-    out.update(self._d_update(self.d_synthetic, self.d_synthetic_optimizer,
-                              syn_image, fake_syn, "d_syn"))
-    out.update(self._d_update(self.d_domain, self.d_domain_optimizer,
-                              z_rand, z_syn, "d_domain"))
+    out = self._update_discriminators(real, fake_rand, syn_image, fake_syn,
+                                      z_rand, z_syn)
 
     # Generator-side update.
     variables = self.generator_side_variables()
@@ -442,13 +454,8 @@ class ConfigNetStage2(ConfigNetStage1):
     fake = self.generator(tf.concat([z_syn, z_real], 0),
                           tf.concat([pose, rot_real], 0))
     fake_syn, recon = fake[:n_syn], fake[n_syn:]
-    out = {}
-    out.update(self._d_update(self.d_real, self.d_real_optimizer, real,
-                              recon, "d_real"))
-    out.update(self._d_update(self.d_synthetic, self.d_synthetic_optimizer,
-                              syn_image, fake_syn, "d_syn"))
-    out.update(self._d_update(self.d_domain, self.d_domain_optimizer,
-                              z_real, z_syn, "d_domain"))
+    out = self._update_discriminators(real, recon, syn_image, fake_syn,
+                                      z_real, z_syn)
 
     variables = self.generator_side_variables()
     with tf.GradientTape() as tape:
