@@ -38,6 +38,13 @@ flags.DEFINE_float("zoom", 0.75,
                    "Camera focal multiplier: 1 frames the face like "
                    "Deep3DFaceRecon's aligned crops; < 1 shows more head and "
                    "hair.")
+flags.DEFINE_list("expression_focus", [],
+                  "Blendshapes switched on more often than the sparse default "
+                  "sampling does, e.g. jawOpen,mouthSmile (a name without "
+                  "Left/Right means the pair).")
+flags.DEFINE_float("expression_focus_probability", 0.0,
+                   "Chance per face that each --expression_focus blendshape is "
+                   "on (weight uniform in [0.3, 1]).")
 flags.DEFINE_integer("model_resolution", 2,
                      "Mesh density of the procedural face model (1-6).")
 flags.DEFINE_bool("overwrite", False,
@@ -78,7 +85,10 @@ def main(argv):
           batch_size=FLAGS.batch_size, backend=FLAGS.backend,
           max_yaw_degrees=FLAGS.max_yaw, max_pitch_degrees=FLAGS.max_pitch,
           max_roll_degrees=FLAGS.max_roll, zoom=FLAGS.zoom,
-          model_options=model_options, overwrite=FLAGS.overwrite)
+          model_options=model_options,
+          expression_focus=FLAGS.expression_focus,
+          expression_focus_probability=FLAGS.expression_focus_probability,
+          overwrite=FLAGS.overwrite)
       rate = info["faces_per_second"]
       logging.info("wrote %d shards to %s%s", len(info["written_shards"]),
                    FLAGS.output_dir,

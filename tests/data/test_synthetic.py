@@ -284,3 +284,46 @@ def test_textured_skin_changes_only_skin_albedo(model):
   np.testing.assert_allclose(albedo[:, iris], base_albedo[:, iris], atol=1e-6)
   # The two faces get different textures.
   assert np.abs(ratio[0, skin] - ratio[1, skin]).mean() > 0.01
+
+
+def test_expression_focus_switches_on_its_expressions_only(model):
+  names = list(model.expression_names)
+  jaw, smile = names.index("jawOpen"), [names.index("mouthSmileLeft"),
+                                        names.index("mouthSmileRight")]
+
+  def sample(config, count=200):
+    return np.stack([synthetic.sample_factors(
+        synthetic.example_rng(0, "synthetic", i), model, "synthetic",
+        config)["expression"] for i in range(count)])
+
+  plain = sample(synthetic.SamplingConfig())
+  focused = sample(synthetic.SamplingConfig(
+      expression_focus=("jawOpen", "mouthSmile"),
+      expression_focus_probability=0.5))
+  assert (plain[:, jaw] > 0).mean() < 0.2
+  assert 0.4 < (focused[:, jaw] >= 0.3).mean() < 0.75
+  # A stem means the pair, switched on together.
+  both = (focused[:, smile] >= 0.3).all(1)
+  assert 0.4 < both.mean() < 0.75
+  # Everything else is drawn exactly as without focus.
+  others = [i for i in range(len(names)) if i != jaw and i not in smile]
+  np.testing.assert_array_equal(plain[:, others], focused[:, others])
+  assert focused.max() <= 1.0
+  with pytest.raises(ValueError, match="unknown expression 'grin'"):
+    synthetic.focus_units(names, ["grin"])
+  with pytest.raises(ValueError, match="expression_focus_probability"):
+    synthetic.SamplingConfig(expression_focus_probability=1.5).check()
+  with pytest.raises(ValueError, match="unknown expression"):
+    _write("/nonexistent-never-created", num=1, expression_focus=["grin"],
+           expression_focus_probability=0.5)
+
+
+def test_read_info_finds_the_settings_from_a_glob(tmp_path):
+  _write(tmp_path, num=2, zoom=0.9, expression_focus=["jawOpen"],
+         expression_focus_probability=0.25)
+  pattern = str(tmp_path / "synthetic-*-of-*.tfrecord")
+  for where in (pattern, str(tmp_path)):
+    info = synthetic.read_info(where)
+    assert info["zoom"] == 0.9
+    assert info["sampling"]["expression_focus"] == ["jawOpen"]
+  assert synthetic.read_info(str(tmp_path), "pseudo_real") is None

@@ -77,16 +77,29 @@ class SamplingConfig:
     max_yaw_degrees: head yaw is uniform in ±this (ConfigNet: 30).
     max_pitch_degrees: head pitch is uniform in ±this (ConfigNet: 10).
     max_roll_degrees: head roll is uniform in ±this (ConfigNet: 0).
+    expression_focus: blendshape names shown more often than the sparse
+      default sampling shows them (:func:`focus_expressions`); a name without
+      its ``Left``/``Right`` suffix means the pair (``"mouthSmile"``).
+    expression_focus_probability: chance that each focus expression is
+      switched on in a face, at a weight uniform in [0.3, 1] (0 = off).
   """
   max_yaw_degrees: float = 30.0
   max_pitch_degrees: float = 10.0
   max_roll_degrees: float = 0.0
+  expression_focus: Tuple[str, ...] = ()
+  expression_focus_probability: float = 0.0
 
   def check(self) -> None:
     for name in ("max_yaw_degrees", "max_pitch_degrees", "max_roll_degrees"):
       value = getattr(self, name)
       if not 0.0 <= value <= 90.0:
         raise ValueError(f"{name} must be in [0, 90], got {value}.")
+    if not 0.0 <= self.expression_focus_probability <= 1.0:
+      raise ValueError("expression_focus_probability must be in [0, 1], got "
+                       f"{self.expression_focus_probability}.")
+    if isinstance(self.expression_focus, str):
+      raise ValueError("expression_focus must be a tuple of blendshape names, "
+                       f"got the string {self.expression_focus!r}.")
 
 
 # -----------------------------------------------------------------------------
@@ -392,6 +405,53 @@ def _symmetric_units(names: Sequence[str]) -> List[List[int]]:
   return units
 
 
+def focus_units(names: Sequence[str], focus: Sequence[str]
+               ) -> List[List[int]]:
+  """Blendshape indices of each focus name (a ``Left``/``Right`` pair for a
+  name given without its side, e.g. ``"mouthSmile"``).
+
+  Raises:
+    ValueError: a name that is neither a blendshape nor a pair's stem.
+  """
+  index = {name: i for i, name in enumerate(names)}
+  units = []
+  for name in focus:
+    if name in index:
+      units.append([index[name]])
+    elif name + "Left" in index and name + "Right" in index:
+      units.append([index[name + "Left"], index[name + "Right"]])
+    else:
+      raise ValueError(f"unknown expression {name!r} in expression_focus; "
+                       f"expected one of {list(names)} (or a Left/Right "
+                       "stem such as 'mouthSmile')")
+  return units
+
+
+def focus_expressions(rng: np.random.Generator, weights: np.ndarray,
+                      names: Sequence[str], config: SamplingConfig
+                     ) -> np.ndarray:
+  """Switches on each of ``config.expression_focus`` with its probability.
+
+  A focus expression that is on gets ``max(current, u)``, u ~ U(0.3, 1),
+  symmetric for a pair. Draws nothing when there is no focus, so the
+  default datasets are unchanged.
+
+  Args:
+    weights: `[E]` blendshape weights in [0, 1] (:func:`sample_expression`).
+
+  Returns:
+    `[E]` float32 in [0, 1].
+  """
+  if not config.expression_focus or config.expression_focus_probability <= 0:
+    return weights
+  weights = np.array(weights, np.float32, copy=True)
+  for unit in focus_units(names, config.expression_focus):
+    if rng.uniform() < config.expression_focus_probability:
+      value = rng.uniform(0.3, 1.0)
+      weights[unit] = np.maximum(weights[unit], value)
+  return weights
+
+
 def sample_expression(rng: np.random.Generator,
                       names: Sequence[str]) -> np.ndarray:
   """Sparse blendshape weights `[E]` in [0, 1], mostly 0.
@@ -634,6 +694,24 @@ def info_path(output_dir: str, mode: str) -> str:
   return os.path.join(output_dir, f"{mode}_info.json")
 
 
+def read_info(pattern_or_dir: str, mode: str = schema.SYNTHETIC
+             ) -> Optional[Dict[str, object]]:
+  """The settings a dataset was written with, or None when it has no info.
+
+  Args:
+    pattern_or_dir: the dataset directory or a glob of its shards.
+    mode: ``"synthetic"`` or ``"pseudo_real"``.
+  """
+  directory = pattern_or_dir
+  if not tf.io.gfile.isdir(directory):
+    directory = os.path.dirname(pattern_or_dir)
+  path = info_path(directory, mode)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
 def _write_json_atomically(path: str, data) -> None:
   tmp = f"{path}{sharded_writer.PARTIAL_TAG}{os.getpid()}"
   with tf.io.gfile.GFile(tmp, "w") as f:
@@ -655,6 +733,8 @@ def write_synthetic_dataset(output_dir: str,
                             zoom: float = 0.75,
                             model_options: Optional[Mapping[str, object]]
                             = None,
+                            expression_focus: Sequence[str] = (),
+                            expression_focus_probability: float = 0.0,
                             overwrite: bool = False,
                             show_progress: bool = True) -> Dict[str, object]:
   """Renders and writes a sharded synthetic (or pseudo-real) face dataset.
@@ -679,6 +759,8 @@ def write_synthetic_dataset(output_dir: str,
     zoom: camera focal multiplier (:func:`dataset_camera`); 1 = the
       Deep3DFaceRecon framing, 0.75 (default) the whole head.
     model_options: keyword arguments of ``ProceduralFaceModel``.
+    expression_focus, expression_focus_probability: blendshapes switched on
+      more often (:class:`SamplingConfig`); synthetic and pseudo-real alike.
     overwrite: delete and rewrite an existing dataset of this mode; without
       it, an existing dataset made with the same settings is resumed (its
       complete shards kept) and one made with other settings is an error.
@@ -700,7 +782,11 @@ def write_synthetic_dataset(output_dir: str,
                       ("batch_size", batch_size)):
     if not isinstance(value, (int, np.integer)) or value < 1:
       raise ValueError(f"{name} must be a positive int, got {value!r}.")
-  config = SamplingConfig(max_yaw_degrees, max_pitch_degrees, max_roll_degrees)
+  if isinstance(expression_focus, str):
+    expression_focus = [n for n in expression_focus.split(",") if n]
+  config = SamplingConfig(max_yaw_degrees, max_pitch_degrees, max_roll_degrees,
+                          tuple(expression_focus),
+                          float(expression_focus_probability))
   config.check()
   model_options = dict(model_options or {})
   num_shards = -(-num_examples // examples_per_shard)
@@ -708,6 +794,7 @@ def write_synthetic_dataset(output_dir: str,
   zoom = float(zoom)
   maker = _ExampleMaker(mode, seed, size, batch_size, backend, config,
                         model_options, zoom)
+  focus_units(maker.model.expression_names, config.expression_focus)
   info = _info(mode, num_examples, size, seed, num_shards, batch_size, backend,
                zoom, config, model_options, maker.factor_sizes,
                maker.model.expression_names, maker.render.fingerprint)
@@ -849,7 +936,7 @@ def sample_factors(rng: np.random.Generator, model,
     model: the face model.
     mode: ``"synthetic"`` or ``"pseudo_real"`` (changes the lighting and the
       background colour's role).
-    config: pose limits.
+    config: pose limits and expression focus.
 
   Returns:
     dict name -> `[n]` float32.
@@ -858,6 +945,9 @@ def sample_factors(rng: np.random.Generator, model,
   factors["pose"] = sample_pose(rng, config)
   factors["sh"] = sample_sh(rng, mode)
   factors["background"] = sample_background_color(rng)
+  if "expression" in factors:
+    factors["expression"] = focus_expressions(
+        rng, factors["expression"], model.expression_names, config)
   return factors
 
 
