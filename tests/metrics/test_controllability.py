@@ -49,6 +49,14 @@ def test_the_renderer_itself_is_a_perfect_generator(setup):
   assert background["true_change_outside_region"] < 0.1 * background[
       "true_change_inside_region"]
   assert result["pose"]["yaw_error_degrees_mean"] == 0.0
+  assert set(result["sweeps"]) == set(controllability.CONTROL_SWEEPS)
+  for name, sweep in result["sweeps"].items():
+    assert sweep["correlation_with_true_change"] == pytest.approx(1.0), name
+    assert sweep["gain"] == pytest.approx(1.0), name
+  # Opening the jaw changes the mouth far more than the rest of the image.
+  jaw = result["sweeps"]["jawOpen"]
+  assert jaw["true_change_inside_region"] > 5 * jaw[
+      "generated_change_outside_region"]
 
 
 def test_a_generator_that_ignores_theta_scores_badly(setup):
@@ -68,3 +76,24 @@ def test_a_generator_that_ignores_theta_scores_badly(setup):
   swap = result["swap"]["hair_color"]
   assert swap["generated_change_inside_region"] == 0.0
   assert swap["correlation_with_true_change"] == 0.0
+  for name, sweep in result["sweeps"].items():
+    assert sweep["gain"] == 0.0, name
+    assert sweep["true_change_inside_region"] > 0.0, name
+
+
+def test_a_generator_with_the_control_backwards_correlates_negatively(setup):
+  truth, theta, _ = setup
+  names = truth.expression_names
+  jaw = names.index("jawOpen")
+
+  def generate(theta, rotation):
+    flipped = {k: np.array(v, copy=True) for k, v in theta.items()}
+    flipped["expression"][:, jaw] = 1.0 - flipped["expression"][:, jaw]
+    return truth(dict(flipped, pose=rotation))["image"]
+
+  sweeps = controllability.evaluate_sweeps(
+      lambda t: t, generate, theta, truth, controls=["jawOpen"])
+  assert list(sweeps) == ["jawOpen"]
+  assert sweeps["jawOpen"]["correlation_with_true_change"] == pytest.approx(
+      -1.0)
+  assert sweeps["jawOpen"]["gain"] == pytest.approx(1.0)

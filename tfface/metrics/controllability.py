@@ -12,6 +12,12 @@ classifier metric, which needs CelebA classifiers and FFHQ):
   the factor's renderer region should change little.
 * **pose**: G at a requested yaw vs. the true render at that yaw; the yaw of
   the closest true render in the sweep gives an angular error.
+* **sweeps** (per named control, :data:`CONTROL_SWEEPS`: jawOpen,
+  mouthSmile, eyeBlink, gaze): on neutral faces, one control moved from its
+  low to its high end. The generated change is correlated with the true
+  change (Pearson r), and its **gain** — mean |generated change| over mean
+  |true change| inside the control's region — says whether the control is
+  visible at all (0: G ignores it; 1: as strong as the renderer's).
 
 The generator is given as two callables so that an exported SavedModel or
 in-process networks can be measured alike.
@@ -37,6 +43,37 @@ FACTOR_REGIONS = {
     "sh": ("head",),
     "background": ("background",),
 }
+
+
+# Named controls measured by sweeps: (factor, setter of θ at the low or high
+# end, renderer regions the control changes). Expression controls start from
+# the neutral face; gaze sweeps its yaw over ConfigNet's ±25°.
+_GAZE_YAW = math.radians(25.0)
+CONTROL_SWEEPS = {
+    "jawOpen": ("expression", ("jawOpen",), ("mouth", "lips")),
+    "mouthSmile": ("expression", ("mouthSmileLeft", "mouthSmileRight"),
+                   ("mouth", "lips")),
+    "eyeBlink": ("expression", ("eyeBlinkLeft", "eyeBlinkRight"), ("eyes",)),
+    "gaze": ("gaze", (), ("eyes", "iris_left", "iris_right")),
+}
+
+
+def _sweep_theta(theta: Mapping[str, np.ndarray], control: str,
+                 expression_names: Sequence[str], high: bool
+                ) -> Dict[str, np.ndarray]:
+  """θ with every expression neutral and ``control`` at its low/high end."""
+  factor, keys, _ = CONTROL_SWEEPS[control]
+  out = {k: np.array(v, np.float32, copy=True) for k, v in theta.items()}
+  if "expression" in out:
+    out["expression"][:] = 0.0
+  if factor == "expression":
+    for key in keys:
+      out["expression"][:, list(expression_names).index(key)] = (
+          1.0 if high else 0.0)
+  else:  # gaze: (pitch, yaw)
+    out["gaze"][:, 0] = 0.0
+    out["gaze"][:, 1] = _GAZE_YAW if high else -_GAZE_YAW
+  return out
 
 
 def theta_encoder_from_savedmodel(loaded) -> Callable[[Mapping[str, np.ndarray]],
@@ -71,6 +108,7 @@ class TruthRenderer:
     from tfface.rendering import face_renderer  # pylint: disable=g-import-not-at-top
     from tfface.rendering import procedural_model  # pylint: disable=g-import-not-at-top
     self.model = procedural_model.ProceduralFaceModel()
+    self.expression_names = tuple(self.model.expression_names)
     self.size = int(image_size)
     self.sizes = synthetic.synthetic_factor_sizes(self.model)
     self.renderer = face_renderer.FaceRenderer(
@@ -111,6 +149,61 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
   return float((a * b).sum() / denom) if denom > 0 else 0.0
 
 
+def evaluate_sweeps(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
+                    generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                    theta: Mapping[str, np.ndarray],
+                    truth: "TruthRenderer",
+                    controls: Optional[Sequence[str]] = None,
+                    dilate: int = 2) -> Dict[str, Dict[str, float]]:
+  """Each named control moved low -> high on neutral, frontal faces.
+
+  Args:
+    encode, generate, truth: as in :func:`evaluate_control`.
+    theta: faces `[N, n]` per factor (expressions are set neutral, the pose
+      frontal).
+    controls: names in :data:`CONTROL_SWEEPS` (default: all whose factor is
+      in ``theta``).
+
+  Returns:
+    control -> ``correlation_with_true_change`` (mean Pearson r over faces),
+    ``gain`` (mean |generated change| / mean |true change| in the region),
+    ``generated_change_inside_region``, ``true_change_inside_region``,
+    ``generated_change_outside_region``.
+  """
+  controls = [c for c in (controls or CONTROL_SWEEPS)
+              if CONTROL_SWEEPS[c][0] in theta]
+  frontal = {k: np.asarray(v) for k, v in theta.items()}
+  frontal["pose"] = np.zeros_like(frontal["pose"])
+  out = {}
+  for control in controls:
+    ends = [_sweep_theta(frontal, control, truth.expression_names, high)
+            for high in (False, True)]
+    gen = [np.asarray(generate(encode(t), t["pose"])) for t in ends]
+    true = [truth(t) for t in ends]
+    d_gen, d_true = gen[1] - gen[0], true[1]["image"] - true[0]["image"]
+    regions = {k: np.maximum(true[0]["regions"][k], true[1]["regions"][k])
+               for k in true[0]["regions"]}
+    mask = _region(regions, CONTROL_SWEEPS[control][2], dilate)
+    abs_gen = np.abs(d_gen).mean(-1, keepdims=True)
+    abs_true = np.abs(d_true).mean(-1, keepdims=True)
+    inside_gen = _masked_mean(abs_gen, mask)
+    inside_true = _masked_mean(abs_true, mask)
+    corr = [_pearson(d_gen[i], d_true[i]) for i in range(len(d_gen))
+            if np.abs(d_true[i]).max() > 1e-3]
+    out[control] = {
+        "correlation_with_true_change": float(np.mean(corr)) if corr else None,
+        "gain": inside_gen / max(inside_true, 1e-8),
+        "generated_change_inside_region": inside_gen,
+        "true_change_inside_region": inside_true,
+        "generated_change_outside_region": _masked_mean(abs_gen, 1.0 - mask),
+    }
+  return out
+
+
+def _masked_mean(x: np.ndarray, mask: np.ndarray) -> float:
+  return float((x * mask).sum() / max(float(mask.sum()), 1.0))
+
+
 def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
                      generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
                      theta: Mapping[str, np.ndarray],
@@ -135,8 +228,8 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
     yaw_degrees: yaws of the pose sweep.
 
   Returns:
-    JSON-ready dict with ``reconstruction``, ``swap`` (per factor) and
-    ``pose``.
+    JSON-ready dict with ``reconstruction``, ``swap`` (per factor),
+    ``pose`` and ``sweeps`` (per named control, :func:`evaluate_sweeps`).
   """
   n = len(images)
   size = images.shape[1]
@@ -175,16 +268,12 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
     abs_true = np.abs(d_true).mean(-1, keepdims=True)
     corr = [_pearson(d_gen[i], d_true[i]) for i in range(n)
             if np.abs(d_true[i]).max() > 1e-3]
-
-    def mean_in(x, m):
-      return float((x * m).sum() / max(m.sum(), 1.0))
-
     swaps[name] = {
         "correlation_with_true_change": float(np.mean(corr)) if corr else None,
-        "generated_change_inside_region": mean_in(abs_gen, mask),
-        "generated_change_outside_region": mean_in(abs_gen, outside),
-        "true_change_inside_region": mean_in(abs_true, mask),
-        "true_change_outside_region": mean_in(abs_true, outside),
+        "generated_change_inside_region": _masked_mean(abs_gen, mask),
+        "generated_change_outside_region": _masked_mean(abs_gen, outside),
+        "true_change_inside_region": _masked_mean(abs_true, mask),
+        "true_change_outside_region": _masked_mean(abs_true, outside),
         "region_fraction": float(mask.mean()),
     }
   result["swap"] = swaps
@@ -212,4 +301,6 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
       "yaw_error_degrees_mean": float(yaw_err.mean()),
       "yaw_exact_fraction": float((yaw_err < 1e-3).mean()),
   }
+  result["sweeps"] = evaluate_sweeps(encode, generate, theta, truth,
+                                     dilate=dilate)
   return result

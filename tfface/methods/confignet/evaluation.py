@@ -13,6 +13,7 @@ from typing import Dict
 import tensorflow as tf
 
 from tfface.data import datasets
+from tfface.data import synthetic
 from tfface.metrics import controllability
 
 
@@ -43,6 +44,9 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
       heldout_pattern, size, batch_size=num_faces, shuffle=False,
       repeat=False)))
   theta = {k: v.numpy() for k, v in batch["factors"].items()}
+  # The truth renderer must frame faces as the held-out set's writer did.
+  info = synthetic.read_info(heldout_pattern) or {}
+  truth = controllability.TruthRenderer(size, float(info.get("zoom", 0.75)))
 
   def generate(z, rotation):
     return loaded.signatures["generate"](
@@ -50,7 +54,7 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
         rotation=tf.constant(rotation, tf.float32))["image"].numpy()
 
   result = controllability.evaluate_control(
-      encode, generate, theta, batch["image"].numpy(),
+      encode, generate, theta, batch["image"].numpy(), truth=truth,
       factor_names=[n for n in encode.factor_names
                     if n in controllability.FACTOR_REGIONS], seed=seed)
   result["export_dir"] = export_dir
@@ -76,6 +80,12 @@ def summary_lines(result: Dict):
            f"outside {s['generated_change_outside_region']:.3f} "
            f"(true: {s['true_change_inside_region']:.3f} / "
            f"{s['true_change_outside_region']:.3f})")
+  for name, s in result.get("sweeps", {}).items():
+    corr = s["correlation_with_true_change"]
+    yield (f"sweep {name:11s} r={corr if corr is None else round(corr, 3)} "
+           f"gain {s['gain']:.2f} (generated change "
+           f"{s['generated_change_inside_region']:.3f} vs true "
+           f"{s['true_change_inside_region']:.3f} in its region)")
   pose = result["pose"]
   yield (f"pose: yaw error {pose['yaw_error_degrees_mean']:.1f}° mean, exact "
          f"{100 * pose['yaw_exact_fraction']:.0f}%")
