@@ -82,9 +82,10 @@ def test_fine_tuning_lowers_its_loss_and_keeps_g(controller):
   image = tf.random.stateless_uniform([1, 32, 32, 3], [5, 0], -1, 1)
   before = [w.numpy().copy() for w in controller.generator.weights]
   loss = perceptual.PerceptualLoss(width=0.0625)
+  face = perceptual.PerceptualLoss(width=0.0625, network="vggface")
   result = controller.fine_tune(image, n_iters=20, learning_rate=1e-3,
-                                perceptual=loss, image_loss_weight=1e-3,
-                                pixel_l1_weight=1.0)
+                                perceptual=loss, face_perceptual=face,
+                                image_loss_weight=1e-3, pixel_l1_weight=1.0)
   assert len(result["losses"]) == 20
   assert result["losses"][-1] < 0.9 * result["losses"][0]
   for a, b in zip(before, controller.generator.weights):

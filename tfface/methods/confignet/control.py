@@ -202,7 +202,9 @@ class ConfigNetController:
       n_iters: iterations (50).
       learning_rate: Adam learning rate (1e-4).
       perceptual: image -> image loss (e.g. ``PerceptualLoss``); required.
-      face_perceptual: optional second perceptual loss (VGGFace-like).
+      face_perceptual: optional second perceptual loss, the reference's
+        VGGFace term: ``PerceptualLoss(vggface_h5, network="vggface")``
+        (:mod:`tfface.losses.perceptual`).
       image_loss_weight: λ (5e-4 after stage 2).
       pixel_l1_weight: optional pixel L1 (the no-weights fallback).
       d_real, d_domain, regressor: optional frozen networks for the extra
