@@ -31,6 +31,9 @@ def test_table_from_sizes_drops_pose_and_sorts():
       z_dims={"gaze": 2})
   assert table.names == ("expression", "gaze", "sh")
   assert table["sh"].z_dim == 14 and table["expression"].z_dim == 12
+  # A colour keeps its three channels (the reference's hair colour: 3 -> 3).
+  assert [factors.default_z_dim(n) for n in (1, 2, 3, 4, 62, 100)] == [
+      1, 2, 3, 2, 30, 30]
   with pytest.raises(ValueError, match="unknown factors"):
     factors.table_from_sizes({"sh": 27}, z_dims={"nope": 2})
   with pytest.raises(ValueError, match="preset"):
@@ -59,6 +62,21 @@ def test_generator_shapes_and_range(resolution):
   assert float(tf.reduce_mean(tf.abs(out - other))) > 0
 
 
+@pytest.mark.parametrize("constant_size", [8, 16])
+def test_finer_constant_keeps_the_volume_at_16_and_differs_per_voxel(
+    constant_size):
+  g = model.Generator(TABLE.latent_dim, 32, constant_size=constant_size,
+                      **SMALL_G)
+  out = g(tf.zeros([1, TABLE.latent_dim]), tf.zeros([1, 3]))
+  assert out.shape == (1, 32, 32, 3)
+  assert g.constant.shape == (constant_size,) * 3 + (SMALL_G["const_channels"],)
+  assert sum(g.upsample_3d) == {8: 1, 16: 0}[constant_size]
+  assert float(tf.math.reduce_std(g.constant)) > 0.01
+  assert g.config_kwargs["constant_size"] == constant_size
+  with pytest.raises(ValueError, match="constant_size"):
+    model.Generator(4, 32, constant_size=32, **SMALL_G)
+
+
 def test_generator_rejects_bad_resolution():
   with pytest.raises(ValueError, match="power of two"):
     model.Generator(4, 48, **SMALL_G)
@@ -71,6 +89,7 @@ def test_reference_256_configuration_builds():
   names = [w.path for w in g.weights]
   assert any("constant" in n for n in names)
   assert g.constant.shape == (4, 4, 4, 512)
+  assert g.upsample_3d == [True, True]
   # 4 upsampling 2D blocks at 256 px (256, 64, 32, 32 channels).
   assert [b.conv.filters for b in g.blocks_2d] == [256, 64, 32, 32]
   d = model.ImageDiscriminator(256)

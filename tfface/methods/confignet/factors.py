@@ -112,12 +112,13 @@ def paper_factor_table() -> FactorTable:
 def default_z_dim(theta_dim: int) -> int:
   """Latent size for a factor of ``theta_dim`` inputs when none is given.
 
-  Follows the reference's ratios (62 -> 30, 53 -> 30, 18 -> 9, 3 -> 2..3):
-  half the input size, at least 2 (1 for a scalar factor), at most 30.
+  Follows the reference's ratios (62 -> 30, 53 -> 30, 18 -> 9, 3 -> 3):
+  half the input size, at most 30; a factor of up to 3 inputs keeps them all
+  (a colour needs its 3 channels: the reference's hair colour is 3 -> 3).
   """
-  if theta_dim <= 1:
-    return 1
-  return int(min(30, max(2, math.ceil(theta_dim / 2))))
+  if theta_dim <= 3:
+    return max(1, int(theta_dim))
+  return int(min(30, math.ceil(theta_dim / 2)))
 
 
 def table_from_sizes(sizes: Mapping[str, int],
