@@ -145,6 +145,37 @@ def test_mouth_mask_boxes_the_mouth_landmarks():
   landmarks = np.zeros([1, 68, 2], np.float32)
   landmarks[0, 48:68] = [10.0, 20.0]
   landmarks[0, 54] = [14.0, 22.0]
-  mask = trainer.mouth_mask(tf.constant(landmarks), 32, margin=1.0)
+  mask = trainer.landmark_box_mask(tf.constant(landmarks), 32, margin=1.0)
   rows, cols = np.nonzero(mask[0, ..., 0].numpy())
   assert (rows.min(), rows.max(), cols.min(), cols.max()) == (19, 22, 9, 14)
+
+
+def test_box_losses_are_masked_l1_warmed_up_over_their_steps():
+  method = trainer.ConfigNetStage1(
+      mouth_loss_weight=4.0, eye_box_loss_weight=2.0,
+      landmark_loss_warmup=(10, 30),
+      **{k: v for k, v in SMALL.items() if k != "mouth_loss_weight"})
+  method.global_step = tf.Variable(0, dtype=tf.int64)
+  landmarks = np.zeros([2, 68, 2], np.float32)
+  landmarks[:, 48:68] = [16.0, 20.0]  # mouth box (margin 2): 14..22
+  landmarks[:, 36:48] = [16.0, 8.0]   # eye box: rows 6..10
+  batch = {"synthetic": {"landmarks": tf.constant(landmarks)}}
+  target = np.zeros([2, 32, 32, 3], np.float32)
+  generated = np.zeros_like(target)
+  generated[:, 19:22, 15:18] = 0.5  # inside the mouth box only
+  generated[:, 28:32, 0:5] = 1.0    # outside both: ignored
+  mask = trainer.landmark_box_mask(tf.constant(landmarks), 32)
+  inside = float(0.5 * 9 / tf.reduce_sum(mask[0]))
+  for step, ramp in ((0, 0.0), (10, 0.0), (20, 0.5), (30, 1.0), (99, 1.0)):
+    method.global_step.assign(step)
+    losses = method._box_losses(batch, tf.constant(target),
+                                tf.constant(generated))
+    assert sorted(losses) == ["g_eye_box", "g_mouth"]
+    assert float(losses["g_mouth"]) == pytest.approx(ramp * 4.0 * inside,
+                                                     rel=1e-5), step
+    assert float(losses["g_eye_box"]) == 0.0
+  generated[:, 7:9, 15:17] = -1.0  # now inside the eye box too
+  assert float(method._box_losses(batch, tf.constant(target),
+                                  tf.constant(generated))["g_eye_box"]) > 0
+  with pytest.raises(ValueError, match="landmark_loss_warmup"):
+    trainer.ConfigNetStage1(landmark_loss_warmup=(30, 10))

@@ -113,6 +113,22 @@ def eye_loss(target: tf.Tensor, generated: tf.Tensor,
   return tf.reduce_mean(per_image)
 
 
+def masked_l1(target: tf.Tensor, generated: tf.Tensor,
+              mask: tf.Tensor) -> tf.Tensor:
+  """Mean absolute error inside a mask: ``Σ|gt−gen|·m / (3·Σm)``.
+
+  Args:
+    target, generated: `[B, H, W, 3]` float32 in [-1, 1].
+    mask: `[B, H, W, 1]` float32 in [0, 1].
+
+  Returns:
+    scalar, the batch mean of the per-image loss (0 for an empty mask).
+  """
+  per_image = tf.reduce_sum(tf.abs(target - generated) * mask, [1, 2, 3]) / (
+      3.0 * tf.maximum(tf.reduce_sum(mask, [1, 2, 3]), 1.0))
+  return tf.reduce_mean(per_image)
+
+
 def regression_target(z: tf.Tensor, rotation: tf.Tensor) -> tf.Tensor:
   """The latent regressor's target ``[z, 5·rotation]``: `[B, Z + 3]`."""
   return tf.concat([z, 5.0 * rotation], axis=-1)

@@ -57,14 +57,23 @@ def _adam(learning_rate: float, beta_1: float, beta_2: float, name: str):
                                beta_2=beta_2, name=name)
 
 
-def mouth_mask(landmarks: tf.Tensor, size: int, margin: float = 2.0
-              ) -> tf.Tensor:
-  """Box around the iBUG mouth landmarks 48–67: `[B, size, size, 1]` in {0,1}.
+# iBUG-68 landmark indices of the boxes the landmark-box losses cover.
+MOUTH_LANDMARKS = tuple(range(48, 68))
+EYE_LANDMARKS = tuple(range(36, 48))
+
+
+def landmark_box_mask(landmarks: tf.Tensor, size: int,
+                      indices: Sequence[int] = MOUTH_LANDMARKS,
+                      margin: float = 2.0) -> tf.Tensor:
+  """Box around some iBUG landmarks (the mouth's by default): `[B, size,
+  size, 1]` in {0, 1}.
 
   Args:
     landmarks: `[B, 68, 2]` (x, y) pixels.
+    indices: which landmarks the box bounds.
+    margin: pixels added on every side.
   """
-  points = landmarks[:, 48:68]
+  points = tf.gather(landmarks, list(indices), axis=1)
   low = tf.reduce_min(points, 1) - margin  # [B, 2]
   high = tf.reduce_max(points, 1) + margin
   centers = tf.range(size, dtype=tf.float32) + 0.5
@@ -98,10 +107,16 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     domain_adversarial_weight: λ_DA (5).
     latent_regression_weight: λ_reg (10).
     r1_gamma: R1 weight γ (10).
-    mouth_loss_weight: weight of a masked loss on a box around the mouth
-      landmarks (48–67) of synthetic images, like the eye loss (not in the
-      reference: 0 there; the short CPU demo uses it so small expression
-      changes are learned within minutes).
+    mouth_loss_weight: weight of a masked L1 loss (mean over a box around
+      the mouth landmarks 48–67) of synthetic images, in the spirit of the eye
+      loss (not in the reference: 0 there; the short CPU demo uses it so the
+      jaw and smile, a few pixels at 64 px, are learned within minutes).
+    eye_box_loss_weight: the same on a box around the eye landmarks 36–47
+      (blinks and gaze; not in the reference).
+    landmark_loss_warmup: ``(start, end)`` steps over which both box weights
+      rise linearly from 0 to their values (``(0, 0)``: full from the
+      start). A strong local term before G has learned where the face is
+      paints mouth colour everywhere; after a few hundred steps it does not.
     gan_loss_weight: weight of the generator-side GAN terms (1 in the
       reference; the short CPU demo lowers it so the supervised terms lead).
     r1_per_output: R1 on each discriminator output separately (the
@@ -134,6 +149,8 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                r1_gamma: float = 10.0,
                gan_loss_weight: float = 1.0,
                mouth_loss_weight: float = 0.0,
+               eye_box_loss_weight: float = 0.0,
+               landmark_loss_warmup: Sequence[int] = (0, 0),
                r1_per_output: bool = True,
                ema_decay: float = 0.999,
                vgg_weights_path: Optional[str] = None,
@@ -154,7 +171,15 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     self.r1_gamma = r1_gamma
     self.r1_per_output = r1_per_output
     self.gan_loss_weight = gan_loss_weight
-    self.mouth_loss_weight = mouth_loss_weight
+    self.box_loss_weights = {"g_mouth": (float(mouth_loss_weight),
+                                         MOUTH_LANDMARKS),
+                             "g_eye_box": (float(eye_box_loss_weight),
+                                           EYE_LANDMARKS)}
+    self.landmark_loss_warmup = tuple(int(v) for v in landmark_loss_warmup)
+    if len(self.landmark_loss_warmup) != 2 or not (
+        0 <= self.landmark_loss_warmup[0] <= self.landmark_loss_warmup[1]):
+      raise ValueError("landmark_loss_warmup must be (start, end) steps with "
+                       f"0 <= start <= end, got {tuple(landmark_loss_warmup)}")
     self.ema_decay = ema_decay
     self.vgg_weights_path = vgg_weights_path or None
     self.vgg_width = vgg_width
@@ -285,6 +310,20 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                        discriminator.trainable_variables)
     return {f"{prefix}_gan": gan_loss, f"{prefix}_r1": r1}
 
+  def _box_losses(self, batch, target, generated) -> Dict[str, tf.Tensor]:
+    """The warmed-up landmark-box terms with a weight (``g_mouth``,
+    ``g_eye_box``; see ``mouth_loss_weight``): name -> scalar."""
+    start, end = self.landmark_loss_warmup
+    ramp = tf.clip_by_value(
+        (tf.cast(self.global_step, tf.float32) - start) / max(end - start, 1),
+        0.0, 1.0) if end > 0 else 1.0
+    landmarks = batch["synthetic"]["landmarks"]
+    return {name: ramp * weight * cn_losses.masked_l1(
+                target, generated,
+                landmark_box_mask(landmarks, self.resolution, indices))
+            for name, (weight, indices) in self.box_loss_weights.items()
+            if weight}
+
   def _perceptual(self, a, b):
     loss = self.image_loss_weight * self.perceptual(a, b)
     if self.pixel_l1_weight:
@@ -333,10 +372,7 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                               tf.concat([z_syn, z_rand], 0),
                               tf.concat([pose, rot_rand], 0)),
       }
-      if self.mouth_loss_weight:
-        mask = mouth_mask(batch["synthetic"]["landmarks"], self.resolution)
-        g["g_mouth"] = self.mouth_loss_weight * cn_losses.eye_loss(
-            syn_image, fake_syn, mask)
+      g.update(self._box_losses(batch, syn_image, fake_syn))
       total = cn_losses.sum_losses(g)
     gradients.minimize(tape, self.g_optimizer, total, variables)
     out.update(g)
@@ -482,10 +518,7 @@ class ConfigNetStage2(ConfigNetStage1):
                               self.regressor(fake), z_all, rot_all,
                               normalize=True),
       }
-      if self.mouth_loss_weight:
-        mask = mouth_mask(batch["synthetic"]["landmarks"], self.resolution)
-        g["g_mouth"] = self.mouth_loss_weight * cn_losses.eye_loss(
-            syn_image, fake_syn, mask)
+      g.update(self._box_losses(batch, syn_image, fake_syn))
       total = cn_losses.sum_losses(g)
     gradients.minimize(tape, self.g_optimizer, total, variables)
     out.update(g)
