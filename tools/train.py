@@ -41,9 +41,12 @@ def main(argv):
         num_cpu_replicas=FLAGS.num_cpu_replicas, resume=FLAGS.resume,
         max_steps_override=FLAGS.max_steps)
   except (config.ConfigError, loop.NonFiniteLossError,
-          loop.ExistingRunError) as e:
+          loop.ExistingRunError, ValueError) as e:
+    # tfface raises ValueError for bad settings found while building (e.g. a
+    # stage-2 run without its stage-1 checkpoint); gin appends the call chain
+    # on further lines, which the log keeps and the error line drops.
     logging.error("%s", e)
-    print(f"error: {e}", file=sys.stderr)
+    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
     return 1
   logging.info("finished: %s", losses)
   return 0
