@@ -310,6 +310,20 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                        discriminator.trainable_variables)
     return {f"{prefix}_gan": gan_loss, f"{prefix}_r1": r1}
 
+  def _synthetic_losses(self, batch, syn_image, fake_syn, iris
+                       ) -> Dict[str, tf.Tensor]:
+    """G-side terms on the synthetic half, the same in both stages: image
+    (perceptual), eye, GAN against D_S and the landmark-box terms."""
+    g = {
+        "g_image": self._perceptual(syn_image, fake_syn),
+        "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
+            syn_image, fake_syn, iris),
+        "g_gan_syn": self.gan_loss_weight * cn_losses.generator_gan_loss(
+            self.d_synthetic(fake_syn)),
+    }
+    g.update(self._box_losses(batch, syn_image, fake_syn))
+    return g
+
   def _box_losses(self, batch, target, generated) -> Dict[str, tf.Tensor]:
     """The warmed-up landmark-box terms with a weight (``g_mouth``,
     ``g_eye_box``; see ``mouth_loss_weight``): name -> scalar."""
@@ -356,12 +370,8 @@ class ConfigNetStage1(method_lib.TrainingMethod):
       fake = self.generator(tf.concat([z_syn, z_rand], 0),
                             tf.concat([pose, rot_rand], 0))
       fake_syn, fake_rand = fake[:n_syn], fake[n_syn:]
-      g = {
-          "g_image": self._perceptual(syn_image, fake_syn),
-          "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
-              syn_image, fake_syn, iris),
-          "g_gan_syn": self.gan_loss_weight * cn_losses.generator_gan_loss(
-              self.d_synthetic(fake_syn)),
+      g = self._synthetic_losses(batch, syn_image, fake_syn, iris)
+      g.update({
           "g_gan_real": self.gan_loss_weight * cn_losses.generator_gan_loss(
               self.d_real(fake_rand)),
           "g_domain": self.domain_adversarial_weight * tf.reduce_mean(
@@ -371,8 +381,7 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                               self.regressor(fake),
                               tf.concat([z_syn, z_rand], 0),
                               tf.concat([pose, rot_rand], 0)),
-      }
-      g.update(self._box_losses(batch, syn_image, fake_syn))
+      })
       total = cn_losses.sum_losses(g)
     gradients.minimize(tape, self.g_optimizer, total, variables)
     out.update(g)
@@ -501,13 +510,9 @@ class ConfigNetStage2(ConfigNetStage1):
       rot_all = tf.concat([pose, rot_real], 0)
       fake = self.generator(z_all, rot_all)
       fake_syn, recon = fake[:n_syn], fake[n_syn:]
-      g = {
-          "g_image": self._perceptual(syn_image, fake_syn),
+      g = self._synthetic_losses(batch, syn_image, fake_syn, iris)
+      g.update({
           "g_image_real": self._perceptual(real, recon),
-          "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
-              syn_image, fake_syn, iris),
-          "g_gan_syn": self.gan_loss_weight * cn_losses.generator_gan_loss(
-              self.d_synthetic(fake_syn)),
           "g_gan_real": self.gan_loss_weight * cn_losses.generator_gan_loss(
               self.d_real(recon)),
           "g_domain": self.domain_adversarial_weight *
@@ -517,8 +522,7 @@ class ConfigNetStage2(ConfigNetStage1):
                           cn_losses.latent_regression_loss(
                               self.regressor(fake), z_all, rot_all,
                               normalize=True),
-      }
-      g.update(self._box_losses(batch, syn_image, fake_syn))
+      })
       total = cn_losses.sum_losses(g)
     gradients.minimize(tape, self.g_optimizer, total, variables)
     out.update(g)
