@@ -9,6 +9,7 @@ from tensorflow_graphics.geometry.transformation import look_at
 from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
 from tensorflow_graphics.rendering.camera import perspective
 
+from tests.rendering import gradient_checks
 from tfface.rendering import camera
 from tfface.rendering import rasterizer
 
@@ -154,3 +155,64 @@ def test_rasterized_pixels_agree_with_projected_points():
     assert ids[row, col] in adjacent, v
     checked += 1
   assert checked >= 20
+
+
+# -----------------------------------------------------------------------------
+# Jacobians against central finite differences. StyleRig and DiscoFaceGAN
+# backpropagate image and landmark losses through the pose and projection.
+# The camera computes in float32 (it casts its inputs), so the differences
+# are float32 ones with tf.test.compute_gradient's step of 1/1024.
+
+
+@pytest.mark.parametrize("angles", [
+    [[0.3, -0.7, 1.1], [-1.2, 0.4, -2.5]],
+    [[0.2, np.pi / 2, -0.3], [0.5, -np.pi / 2, 0.1]],  # gimbal lock
+])
+def test_rotation_matrix_jacobian_matches_finite_differences(angles):
+  gradient_checks.assert_jacobians_match(camera.rotation_matrix, [angles])
+
+
+def test_transform_points_jacobian_matches_finite_differences():
+  rng = np.random.default_rng(10)
+  points = rng.normal(size=(2, 2, 3))
+  angles = rng.uniform(-1, 1, (2, 3))
+  translation = rng.normal(size=(2, 3))
+  gradient_checks.assert_jacobians_match(camera.transform_points,
+                          [points, angles, translation])
+  gradient_checks.assert_jacobians_match(camera.rotate_vectors, [points, angles])
+
+
+def test_project_jacobian_matches_finite_differences_and_formula():
+  cam = camera.Camera((40, 32), 150.0, principal_point=(13.0, 20.5))
+  rng = np.random.default_rng(11)
+  points = rng.uniform(-1, 1, (4, 3)).astype(np.float32)
+  gradient_checks.assert_jacobians_match(cam.project, [points])
+  gradient_checks.assert_jacobians_match(cam.depth, [points])
+  # d(x, y)/d(p) of the pinhole model, written out.
+  x = tf.constant(points)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    pix = cam.project(x)
+  jac = tape.batch_jacobian(pix, x).numpy()  # [N, 2, 3]
+  z = 10.0 - points[:, 2]
+  expected = np.zeros_like(jac)
+  expected[:, 0, 0] = 150.0 / z
+  expected[:, 0, 2] = 150.0 * points[:, 0] / z**2
+  expected[:, 1, 1] = -150.0 / z
+  expected[:, 1, 2] = -150.0 * points[:, 1] / z**2
+  np.testing.assert_allclose(jac, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_posed_landmark_jacobian_matches_finite_differences():
+  # Landmark pixels as a function of pose and shape, as the landmark losses
+  # see them: project(R(angles) · points + translation).
+  cam = camera.deep3d_camera(224)
+  rng = np.random.default_rng(12)
+  points = rng.uniform(-0.8, 0.8, (2, 3, 3))
+  angles = rng.uniform(-0.5, 0.5, (2, 3))
+  translation = rng.uniform(-0.2, 0.2, (2, 3))
+
+  def landmarks(p, a, t):
+    return cam.project(camera.transform_points(p, a, t))
+
+  gradient_checks.assert_jacobians_match(landmarks, [points, angles, translation])

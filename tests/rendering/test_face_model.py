@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.rendering import gradient_checks
 from tfface.rendering import face_model
 
 
@@ -147,3 +148,62 @@ def test_coefficient_layout_round_trip_and_errors():
     face_model.CoefficientLayout([("a", 1), ("a", 2)])
   with pytest.raises(ValueError, match="positive"):
     face_model.CoefficientLayout([("a", 0)])
+
+
+# -----------------------------------------------------------------------------
+# Jacobians of the normals against central finite differences (the renderer
+# shades with vertex normals, and StyleRig / DiscoFaceGAN backpropagate the
+# image loss through them into shape). The helpers cast to float32, so these
+# are float32 differences with tf.test.compute_gradient's step of 1/1024.
+
+
+def _bumpy_icosahedron(seed):
+  """The 12-vertex icosahedron with its vertices pushed in and out."""
+  verts, tris = icosphere(0)
+  rng = np.random.default_rng(seed)
+  return verts * rng.uniform(0.8, 1.2, (12, 1)), tris
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_face_normals_jacobian_matches_finite_differences(normalize):
+  verts, tris = _bumpy_icosahedron(1)
+  gradient_checks.assert_jacobians_match(
+      lambda v: face_model.face_normals(v, tris[:6], normalize), [verts[None]])
+
+
+@pytest.mark.parametrize("area_weighted", [False, True])
+def test_vertex_normals_jacobian_matches_finite_differences(area_weighted):
+  verts, tris = _bumpy_icosahedron(2)
+  gradient_checks.assert_jacobians_match(
+      lambda v: face_model.vertex_normals(v, tris, area_weighted),
+      [verts[None]])
+
+
+def test_vertex_normals_only_depend_on_the_one_ring():
+  verts, tris = _bumpy_icosahedron(3)
+  v = tf.constant(verts[None], tf.float32)
+  with tf.GradientTape() as tape:
+    tape.watch(v)
+    n = face_model.vertex_normals(v, tris)
+  jac = tape.jacobian(n, v).numpy()[0, :, :, 0]  # [V, 3, V, 3]
+  for i in range(len(verts)):
+    ring = set(tris[np.any(tris == i, axis=1)].ravel().tolist())
+    depends = {j for j in range(len(verts)) if np.any(jac[i, :, j] != 0)}
+    assert depends == ring, i
+  # Unit length is kept to first order: n · dn = 0.
+  tangent = np.einsum("vi,viwk->vwk", n.numpy()[0], jac)
+  np.testing.assert_allclose(tangent, 0.0, atol=1e-5)
+
+
+def test_safe_normalize_jacobian_matches_finite_differences():
+  rng = np.random.default_rng(4)
+  vectors = rng.normal(size=(4, 3))
+  gradient_checks.assert_jacobians_match(face_model.safe_normalize, [vectors])
+  # Scaling a vector leaves its direction alone: the Jacobian kills it.
+  x = tf.constant(vectors, tf.float32)
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = face_model.safe_normalize(x)
+  jac = tape.batch_jacobian(y, x).numpy()  # [4, 3, 3]
+  np.testing.assert_allclose(np.einsum("nij,nj->ni", jac, vectors), 0.0,
+                             atol=1e-5)

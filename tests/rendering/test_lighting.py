@@ -8,6 +8,8 @@ import tensorflow as tf
 from tensorflow_graphics.math import math_helpers
 from tensorflow_graphics.math import spherical_harmonics
 
+from tests.rendering import gradient_checks
+from tfface.rendering import camera
 from tfface.rendering import lighting
 
 
@@ -107,3 +109,76 @@ def test_lambert_shading_values_and_gradient():
   # An oblique light: cos = n · d / |d|.
   s = lighting.lambert_shading([[0., 0., 1.]], [[0.]], [[1.]], [[1., 0., 1.]])
   np.testing.assert_allclose(s.numpy(), [[1 / math.sqrt(2)]], atol=1e-6)
+
+
+# -----------------------------------------------------------------------------
+# Jacobians against central finite differences (StyleRig and DiscoFaceGAN
+# backpropagate through the shading into normals, albedo, lighting and pose).
+# The shading casts to float32, so these are float32 differences with
+# tf.test.compute_gradient's step of 1/1024.
+
+
+def test_sh_basis_jacobian_matches_finite_differences():
+  rng = np.random.default_rng(10)
+  gradient_checks.assert_jacobians_match(lighting.sh_basis, [_random_normals(rng, [6])])
+
+
+def test_sh_shade_jacobian_matches_finite_differences():
+  rng = np.random.default_rng(11)
+  albedo = rng.uniform(0.2, 0.9, (2, 4, 3))
+  normals = _random_normals(rng, [2, 4])
+  gamma = rng.normal(0, 0.3, (2, 27))
+  gradient_checks.assert_jacobians_match(lighting.sh_shade,
+                          [albedo[:1], normals[:1], gamma[:1]])
+  # The shading is linear in the lighting: its Jacobian is the SH basis.
+  g = tf.constant(gamma, tf.float32)
+  with tf.GradientTape() as tape:
+    tape.watch(g)
+    e = lighting.sh_irradiance(normals, g)  # [2, 4, 3]
+  jac = tape.jacobian(e, g).numpy()  # [2, 4, 3, 2, 27]
+  basis = lighting.sh_basis(normals).numpy()  # [2, 4, 9]
+  for c in range(3):
+    np.testing.assert_allclose(jac[0, :, c, 0, 9 * c:9 * c + 9], basis[0],
+                               atol=1e-6)
+    others = np.delete(np.arange(27), np.arange(9 * c, 9 * c + 9))
+    assert np.all(jac[0, :, c, 0, others] == 0)
+  assert np.all(jac[0, :, :, 1] == 0)  # batch elements are independent
+
+
+def test_lambert_shading_jacobian_matches_finite_differences():
+  rng = np.random.default_rng(12)
+  direction = np.array([[0.3, -0.2, 0.9]])
+  unit = direction / np.linalg.norm(direction)
+  normals = _random_normals(rng, [40])
+  # Stay away from the kink of max(0, cos): lit and unlit normals only.
+  cos = normals @ unit[0]
+  normals = normals[np.abs(cos) > 0.2][:8]
+  assert np.any(normals @ unit[0] > 0) and np.any(normals @ unit[0] < 0)
+  ambient = [[0.3]]
+  diffuse = [[0.6]]
+  gradient_checks.assert_jacobians_match(lighting.lambert_shading,
+                          [normals, ambient, diffuse, direction])
+  # Unlit normals get no gradient through the diffuse term.
+  n = tf.constant(normals, tf.float32)
+  with tf.GradientTape() as tape:
+    tape.watch(n)
+    s = lighting.lambert_shading(n, ambient, diffuse, direction)
+  grad = tape.gradient(s, n).numpy()
+  unlit = normals @ unit[0] < 0
+  assert np.all(grad[unlit] == 0)
+  np.testing.assert_allclose(grad[~unlit],
+                             np.broadcast_to(0.6 * unit, grad[~unlit].shape),
+                             atol=1e-6)
+
+
+def test_posed_sh_shading_jacobian_matches_finite_differences():
+  # The renderer's path: irradiance of normals rotated by the head pose.
+  rng = np.random.default_rng(13)
+  normals = _random_normals(rng, [1, 4])
+  angles = rng.uniform(-0.6, 0.6, (1, 3))
+  gamma = rng.normal(0, 0.3, (1, 27))
+
+  def shading(a, g):
+    return lighting.sh_irradiance(camera.rotate_vectors(normals, a), g)
+
+  gradient_checks.assert_jacobians_match(shading, [angles, gamma])
