@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfface.data import schema
+from tfface.rendering import image_size as image_size_lib
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _AUTOTUNE = tf.data.AUTOTUNE
@@ -68,18 +69,6 @@ class ReadStats:
   def __repr__(self) -> str:
     return (f"ReadStats(num_decoded={self.num_decoded}, "
             f"num_skipped={self.num_skipped})")
-
-
-def _check_image_size(image_size: ImageSize) -> Tuple[int, int]:
-  if isinstance(image_size, (int, np.integer)):
-    image_size = (int(image_size), int(image_size))
-  size = tuple(image_size)
-  if (len(size) != 2 or not all(isinstance(s, (int, np.integer)) for s in size)
-      or min(size) < 1):
-    raise ValueError(
-        f"image_size must be an int or (height, width) of positive ints, got "
-        f"{image_size!r}.")
-  return int(size[0]), int(size[1])
 
 
 def _check_batch_size(batch_size: Optional[int]) -> None:
@@ -232,7 +221,7 @@ def synthetic_dataset(file_pattern: Union[str, Sequence[str]],
     ValueError: no files match, a bad size, or the shards hold no factors
       (pseudo-real shards: use :func:`pseudo_real_dataset`).
   """
-  height, width = _check_image_size(image_size)
+  height, width = image_size_lib.parse_image_size(image_size)
   _check_batch_size(batch_size)
   files = _glob(file_pattern)
   layout = _layout(files)
@@ -288,7 +277,7 @@ def pseudo_real_dataset(file_pattern: Union[str, Sequence[str]],
     ValueError: no files match, a bad size, or the shards hold labeled
       synthetic records (read those with :func:`synthetic_dataset`).
   """
-  height, width = _check_image_size(image_size)
+  height, width = image_size_lib.parse_image_size(image_size)
   _check_batch_size(batch_size)
   files = _glob(file_pattern)
   layout = _layout(files)
@@ -408,7 +397,7 @@ def image_folder_dataset(directory: str,
     ValueError: the directory is missing or holds no image files, or a bad
       size.
   """
-  size = _check_image_size(image_size)
+  size = image_size_lib.parse_image_size(image_size)
   _check_batch_size(batch_size)
   stats = stats if stats is not None else ReadStats()
   files = list_image_files(directory)
@@ -457,7 +446,7 @@ def real_tfrecord_dataset(file_pattern: Union[str, Sequence[str]],
   Raises:
     ValueError: no files match, or a bad size.
   """
-  size = _check_image_size(image_size)
+  size = image_size_lib.parse_image_size(image_size)
   _check_batch_size(batch_size)
   stats = stats if stats is not None else ReadStats()
   files = _glob(file_pattern)

@@ -51,6 +51,7 @@ import tensorflow as tf
 from tfface.data import schema
 from tfface.data import sharded_writer
 from tfface.rendering import face_model
+from tfface.rendering import image_size as image_size_lib
 from tfface.rendering import lighting
 
 MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL)
@@ -567,17 +568,6 @@ def _check_mode(mode: str) -> None:
     raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
 
 
-def _image_size(image_size) -> Tuple[int, int]:
-  if isinstance(image_size, (int, np.integer)):
-    image_size = (int(image_size), int(image_size))
-  size = tuple(int(s) for s in image_size)
-  if len(size) != 2 or min(size) < 8:
-    raise ValueError(
-        f"image_size must be an int or (height, width), each >= 8, got "
-        f"{image_size!r}.")
-  return size
-
-
 @functools.lru_cache(maxsize=4)
 def _cached_renderer(image_size: Tuple[int, int], batch_size: int,
                      backend: str, zoom: float,
@@ -776,7 +766,7 @@ def write_synthetic_dataset(output_dir: str,
       ``output_dir`` made with other settings and ``overwrite`` False.
   """
   _check_mode(mode)
-  size = _image_size(image_size)
+  size = image_size_lib.parse_image_size(image_size, minimum=8)
   for name, value in (("num_examples", num_examples),
                       ("examples_per_shard", examples_per_shard),
                       ("batch_size", batch_size)):
@@ -1052,7 +1042,7 @@ def preview_grid(image_size: int = 96, num_columns: int = 7, seed: int = 0,
     `[len(PREVIEW_ROWS) * S, num_columns * S, 3]` uint8 image (S =
     ``image_size``); row r varies factor ``PREVIEW_ROWS[r]``.
   """
-  size = _image_size(image_size)
+  size = image_size_lib.parse_image_size(image_size, minimum=8)
   render = _cached_renderer(size, num_columns, backend, float(zoom),
                             tuple(sorted(dict(model_options or {}).items())))
   rows = preview_factors(render.model, num_columns, seed)

@@ -32,6 +32,8 @@ from typing import Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
+from tfface.rendering.image_size import parse_image_size
+
 DEEP3D_FOCAL = 1015.0
 DEEP3D_IMAGE_SIZE = 224
 DISCOFACEGAN_FOCAL = 1015.0 * 1.22
@@ -239,22 +241,3 @@ def discofacegan_camera(
   height, width = parse_image_size(image_size)
   return Camera((height, width),
                 DISCOFACEGAN_FOCAL * height / DISCOFACEGAN_IMAGE_SIZE, **kwargs)
-
-
-def parse_image_size(image_size) -> Tuple[int, int]:
-  """An int or `(height, width)` -> `(height, width)` positive Python ints.
-
-  Raises:
-    ValueError: on anything else.
-  """
-  if isinstance(image_size, int):
-    image_size = (image_size, image_size)
-  try:
-    height, width = (int(s) for s in image_size)
-  except (TypeError, ValueError):
-    raise ValueError(
-        f"image_size must be an int or (height, width), got {image_size!r}."
-    ) from None
-  if height <= 0 or width <= 0:
-    raise ValueError(f"image_size must be positive, got {image_size!r}.")
-  return height, width

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
 
+from tfface.rendering import image_size as image_size_lib
 from tfface.rendering import rasterizer
 
 
@@ -81,16 +82,7 @@ class DepthMapRenderer:
     Raises:
       ValueError: on a bad image size, fov, depth range or backend.
     """
-    if isinstance(image_size, (int, np.integer)):
-      image_size = (int(image_size), int(image_size))
-    try:
-      height, width = (int(s) for s in image_size)
-    except (TypeError, ValueError):
-      raise ValueError(
-          f"image_size must be an int or (height, width), got {image_size!r}."
-      ) from None
-    if height < 2 or width < 2:
-      raise ValueError(f"image_size must be at least 2x2, got {image_size!r}.")
+    height, width = image_size_lib.parse_image_size(image_size, minimum=2)
     if not 0.0 < fov_degrees < 180.0:
       raise ValueError(f"fov_degrees must be in (0, 180), got {fov_degrees}.")
     if not 0.0 < near < min_depth < max_depth < far:

@@ -39,6 +39,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
+from tfface.rendering import image_size as image_size_lib
+
 BACKENDS = ("tf", "tfg_cpu")
 
 # (triangle, pixel) candidates handled per while-loop iteration of the "tf"
@@ -92,7 +94,7 @@ def rasterize(vertices: tf.Tensor,
   if backend not in BACKENDS:
     raise ValueError(
         f"backend must be one of {BACKENDS}, got {backend!r}.")
-  height, width = _check_image_size(image_size)
+  height, width = image_size_lib.parse_image_size(image_size)
   if int(chunk_size) < 1:
     raise ValueError(f"chunk_size must be a positive int, got {chunk_size}.")
   vertices = tf.convert_to_tensor(vertices, tf.float32)
@@ -452,19 +454,6 @@ def _pixel_bounds(clip_vertices, triangles, height, width):
   last = tf.minimum(tf.cast(last, tf.int32), tf.constant([width - 1,
                                                           height - 1]))
   return first[:, 0], last[:, 0], first[:, 1], last[:, 1]
-
-
-def _check_image_size(image_size) -> Tuple[int, int]:
-  try:
-    height, width = (int(s) for s in image_size)
-  except (TypeError, ValueError):
-    raise ValueError(
-        f"image_size must be (height, width) Python ints, got {image_size!r}."
-    ) from None
-  if height <= 0 or width <= 0:
-    raise ValueError(
-        f"image_size must be positive (height, width), got {image_size!r}.")
-  return height, width
 
 
 def _check_shapes(vertices, triangles, attributes, view_projection_matrix):

@@ -7,31 +7,12 @@ with ``global_batch_size // 2`` faces in each half (the reference's 12 + 12
 of a batch of 24).
 """
 
-from typing import Optional
-
 import gin
 import numpy as np
 import tensorflow as tf
 
 from tfface.data import datasets
-
-REAL_KINDS = ("pseudo_real", "image_folder", "tfrecord")
-
-
-def real_images(kind: str, source: str, image_size: int,
-                batch_size: Optional[int], seed: int = 0,
-                shuffle: bool = True, repeat: bool = True) -> tf.data.Dataset:
-  """Unlabeled faces of ``kind`` (``pseudo_real``, ``image_folder``, ``tfrecord``)."""
-  kwargs = dict(batch_size=batch_size, shuffle=shuffle, repeat=repeat,
-                seed=seed)
-  if kind == "pseudo_real":
-    return datasets.pseudo_real_dataset(source, image_size, **kwargs)
-  if kind == "image_folder":
-    return datasets.image_folder_dataset(source, image_size, **kwargs)
-  if kind == "tfrecord":
-    return datasets.real_tfrecord_dataset(source, image_size, **kwargs)
-  raise ValueError(f"unknown real image kind {kind!r}; expected one of "
-                   f"{REAL_KINDS}")
+from tfface.data import sources
 
 
 @gin.configurable
@@ -48,9 +29,10 @@ def confignet_dataset(global_batch_size: int,
       (even); each domain gets half.
     synthetic_pattern: glob of labeled synthetic TFRecord shards.
     real_source: pattern (``pseudo_real``/``tfrecord``) or directory
-      (``image_folder``) of real faces.
+      (``folder``) of real faces.
     image_size: training resolution.
-    real_kind: see :func:`real_images`.
+    real_kind: a kind of :func:`tfface.data.image_source`: ``"pseudo_real"``,
+      ``"folder"``, ``"tfrecord"`` (or ``"synthetic"``, its images only).
     seed: shuffle seed.
 
   Returns:
@@ -63,7 +45,8 @@ def confignet_dataset(global_batch_size: int,
   half = global_batch_size // 2
   synthetic = datasets.synthetic_dataset(synthetic_pattern, image_size,
                                          batch_size=half, seed=seed)
-  real = real_images(real_kind, real_source, image_size, half, seed=seed + 1)
+  real = sources.image_source(real_kind, real_source, image_size, half,
+                              seed=seed + 1)
   return tf.data.Dataset.zip({"synthetic": synthetic, "real": real}).prefetch(
       tf.data.AUTOTUNE)
 

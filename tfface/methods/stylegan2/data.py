@@ -1,16 +1,19 @@
 """Image sources for StyleGAN2 training, behind one gin-configurable function.
 
 ``train`` calls ``dataset_fn(global_batch_size)``; :func:`stylegan2_dataset`
-adapts that call to the readers of :mod:`tfface.data` (image folders, real
-TFRecords, the synthetic face dataset) and to an in-memory toy set for tests
-and demos. Every source yields ``{"image": [B, R, R, 3] float32 in [-1, 1]}``.
+adapts that call to :func:`tfface.data.image_source` (image folders, real
+TFRecords, the synthetic and pseudo-real face datasets) and to an in-memory
+toy set for tests and demos. Every source yields
+``{"image": [B, R, R, 3] float32 in [-1, 1]}``.
 """
 
 import gin
 import numpy as np
 import tensorflow as tf
 
-SOURCES = ("toy", "folder", "tfrecord", "synthetic")
+from tfface.data import sources
+
+SOURCES = ("toy",) + sources.KINDS
 
 
 def toy_images(num_images: int, resolution: int, seed: int = 0) -> np.ndarray:
@@ -47,10 +50,11 @@ def stylegan2_dataset(global_batch_size: int, source: str = "toy",
 
   Args:
     global_batch_size: images per step over all replicas.
-    source: ``"toy"`` (in-memory discs, :func:`toy_images`), ``"folder"``
-      (``path`` is a directory of images), ``"tfrecord"`` (``path`` is a file
-      pattern of real-face TFRecords) or ``"synthetic"`` (``path`` is a file
-      pattern of the synthetic face dataset; only its images are used).
+    source: ``"toy"`` (in-memory discs, :func:`toy_images`) or a kind of
+      :func:`tfface.data.image_source`: ``"folder"`` (``path`` is a directory
+      of images), ``"tfrecord"`` (``path`` is a file pattern of real-face
+      TFRecords), ``"synthetic"`` (``path`` is a file pattern of the synthetic
+      face dataset; only its images are used) or ``"pseudo_real"``.
     path: directory or file pattern, per ``source``.
     resolution: image size R.
     num_toy_images: size of the toy set.
@@ -73,17 +77,5 @@ def stylegan2_dataset(global_batch_size: int, source: str = "toy",
   if not path:
     raise ValueError(f"stylegan2_dataset.path is required for source "
                      f"{source!r}")
-  from tfface import data as data_lib  # pylint: disable=g-import-not-at-top
-  size = (resolution, resolution)
-  if source == "folder":
-    data = data_lib.image_folder_dataset(path, size, batch_size=global_batch_size,
-                                         shuffle=shuffle, seed=seed)
-  elif source == "tfrecord":
-    data = data_lib.real_tfrecord_dataset(path, size,
-                                          batch_size=global_batch_size,
-                                          shuffle=shuffle, seed=seed)
-  else:
-    data = data_lib.synthetic_dataset(path, size, batch_size=global_batch_size,
-                                      shuffle=shuffle, seed=seed)
-  return data.map(lambda e: {"image": e["image"]},
-                  num_parallel_calls=tf.data.AUTOTUNE)
+  return sources.image_source(source, path, (resolution, resolution),
+                              global_batch_size, shuffle=shuffle, seed=seed)
