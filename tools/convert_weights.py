@@ -35,6 +35,7 @@ def main(argv):
     print("error: --from and --to are required", file=sys.stderr)
     return 2
   from tfface.methods.stylegan2 import convert  # pylint: disable=g-import-not-at-top
+  from tfface.networks import stylegan2_weights  # pylint: disable=g-import-not-at-top
   try:
     if source.endswith(".npz"):
       checkpoint = convert.load_npz_checkpoint(source)
@@ -42,7 +43,7 @@ def main(argv):
       checkpoint = convert.load_torch_checkpoint(source)
     config, arrays = convert.convert_checkpoint(
         checkpoint, FLAGS.generator_key, FLAGS.discriminator)
-    convert.save_weights(target, config, arrays)
+    stylegan2_weights.save_weights(target, config, arrays)
   except (ImportError, FileNotFoundError, convert.ConversionError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1

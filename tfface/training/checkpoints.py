@@ -27,6 +27,40 @@ def latest_checkpoint(model_dir: str) -> Optional[str]:
   return tf.train.latest_checkpoint(checkpoint_directory(model_dir))
 
 
+class CheckpointNotFoundError(FileNotFoundError, ValueError):
+  """No checkpoint where one was expected (a ``ValueError`` and a
+  ``FileNotFoundError``, so either handler catches it)."""
+
+
+def resolve_checkpoint(path: str) -> str:
+  """The checkpoint prefix that ``path`` names.
+
+  Args:
+    path: a checkpoint prefix (``.../checkpoints/ckpt-10``, with
+      ``ckpt-10.index`` beside it), a ``checkpoints/`` directory (its newest
+      checkpoint) or a run directory holding ``checkpoints/`` (its newest
+      checkpoint).
+
+  Returns:
+    The checkpoint's path prefix, as ``tf.train.Checkpoint.restore`` takes it.
+
+  Raises:
+    CheckpointNotFoundError: ``path`` is none of these.
+  """
+  path = os.fspath(path)
+  if path and tf.io.gfile.exists(path + ".index"):
+    return path
+  if path and tf.io.gfile.isdir(path):
+    for directory in (path, checkpoint_directory(path)):
+      latest = tf.train.latest_checkpoint(directory)
+      if latest:
+        return latest
+  raise CheckpointNotFoundError(
+      f"no checkpoint in {path!r}; expected a checkpoint prefix (e.g. "
+      ".../checkpoints/ckpt-10), a checkpoints/ directory or a run directory "
+      "with checkpoints (train first)")
+
+
 def saved_step(path: str) -> int:
   """The global step stored in the checkpoint at ``path``."""
   return int(tf.train.load_variable(path, "step/.ATTRIBUTES/VARIABLE_VALUE"))

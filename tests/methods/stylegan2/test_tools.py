@@ -12,6 +12,7 @@ import tensorflow as tf
 from tfface.methods.stylegan2 import convert
 from tfface.methods.stylegan2 import generate
 from tfface.networks import stylegan2
+from tfface.networks import stylegan2_weights
 from tests.methods.stylegan2 import test_convert
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -69,7 +70,7 @@ def test_convert_then_generate_tools(tmp_path):
   result = _run_tool(["tools/convert_weights.py", "stylegan2",
                       f"--from={source}", f"--to={target}"])
   assert result.returncode == 0, result.stderr[-2000:]
-  g = convert.load_generator(str(target))
+  g = stylegan2_weights.load_generator(str(target))
   np.testing.assert_array_equal(g.w_avg.numpy(), arrays["latent_avg"])
 
   out_dir = tmp_path / "samples"

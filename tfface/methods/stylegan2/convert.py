@@ -10,14 +10,14 @@ Two parts:
   a whole checkpoint (``g_ema``, ``latent_avg``, noise buffers, optionally
   ``d``);
 * :func:`load_torch_checkpoint`, a thin reader that needs PyTorch (the
-  optional ``tfface[torch]`` extra) and reads with ``weights_only=True``.
+  optional ``tfface[torch]`` extra) and reads with ``weights_only=True``, and
+  :func:`load_npz_checkpoint`, the same for a checkpoint exported to ``.npz``.
 
-tfface weights files are ``.npz`` archives: ``generator/<name>`` and
-``discriminator/<name>`` arrays plus ``config`` (JSON with the constructor
-arguments). :func:`load_generator` rebuilds a :class:`Generator` from one.
+The converted ``(config, arrays)`` are written as a tfface weights file with
+:func:`tfface.networks.stylegan2_weights.save_weights`; loading such a file
+(or a training run) is :func:`tfface.networks.load_stylegan2_generator`.
 """
 
-import json
 import os
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -328,116 +328,3 @@ def load_npz_checkpoint(path: str) -> Dict[str, Any]:
                               "'latent_avg'")
       out.setdefault(group, {})[name] = data[key]
   return out
-
-
-def save_weights(path: str, config: Mapping[str, Any], arrays: Arrays) -> None:
-  """Writes a tfface weights ``.npz`` atomically (temporary name, rename)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  tmp = path + ".tmp.npz"
-  payload = dict(arrays)
-  payload["config"] = np.asarray(json.dumps(config))
-  with open(tmp, "wb") as f:
-    np.savez(f, **payload)
-  os.replace(tmp, path)
-
-
-def load_weights(path: str) -> Tuple[Dict[str, Any], Arrays]:
-  """Reads a tfface weights ``.npz`` -> ``(config, arrays)``."""
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"no tfface weights file at {path!r}")
-  with np.load(path, allow_pickle=False) as data:
-    if "config" not in data:
-      raise ConversionError(f"{path} is not a tfface weights file (no "
-                            "'config' entry)")
-    config = json.loads(str(data["config"]))
-    arrays = {k: data[k] for k in data.files if k != "config"}
-  return config, arrays
-
-
-def assign_named(variables: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
-                 what: str = "model") -> None:
-  """Assigns ``arrays[name]`` to ``variables[name]`` for every name.
-
-  Raises:
-    ConversionError: the name sets differ or a shape does not match.
-  """
-  missing = sorted(set(variables) - set(arrays))
-  extra = sorted(set(arrays) - set(variables))
-  if missing or extra:
-    raise ConversionError(f"{what} weights do not match the architecture: "
-                          f"missing {missing[:5]}, unexpected {extra[:5]}")
-  for name, variable in variables.items():
-    value = np.asarray(arrays[name], np.float32)
-    if tuple(variable.shape) != value.shape:
-      raise ConversionError(f"{what} weight {name!r}: expected shape "
-                            f"{tuple(variable.shape)}, got {value.shape}")
-    variable.assign(value)
-
-
-def _subset(arrays: Arrays, prefix: str) -> Arrays:
-  return {k[len(prefix):]: v for k, v in arrays.items()
-          if k.startswith(prefix)}
-
-
-def build_generator(config: Mapping[str, Any], arrays: Arrays, **kwargs):
-  """A built :class:`Generator` holding converted weights.
-
-  Args:
-    config: the ``generator`` config (from :func:`generator_config`).
-    arrays: tfface generator names -> arrays (without the ``generator/``
-      prefix).
-    **kwargs: extra constructor arguments (e.g. ``fused_modconv``).
-  """
-  from tfface.networks import stylegan2  # pylint: disable=g-import-not-at-top
-  channels = {int(k): int(v) for k, v in config["channels"].items()}
-  generator = stylegan2.Generator(
-      int(config["resolution"]), channels, z_dim=int(config["z_dim"]),
-      style_dim=int(config["style_dim"]),
-      mapping_layers=int(config["mapping_layers"]),
-      mapping_lr_multiplier=float(config.get("mapping_lr_multiplier", 0.01)),
-      **kwargs)
-  generator.build_all()
-  assign_named(generator.named_variables(), arrays, "generator")
-  return generator
-
-
-def build_discriminator(config: Mapping[str, Any], arrays: Arrays):
-  """A built :class:`Discriminator` holding converted weights."""
-  from tfface.networks import stylegan2  # pylint: disable=g-import-not-at-top
-  channels = {int(k): int(v) for k, v in config["channels"].items()}
-  discriminator = stylegan2.Discriminator(int(config["resolution"]), channels)
-  discriminator.build_all()
-  assign_named(discriminator.named_variables(), arrays, "discriminator")
-  return discriminator
-
-
-def load_generator(path: str, **kwargs):
-  """The generator stored in a tfface weights ``.npz``."""
-  config, arrays = load_weights(path)
-  if "generator" not in config:
-    raise ConversionError(f"{path} holds no generator")
-  return build_generator(config["generator"], _subset(arrays, "generator/"),
-                         **kwargs)
-
-
-def load_discriminator(path: str):
-  """The discriminator stored in a tfface weights ``.npz``."""
-  config, arrays = load_weights(path)
-  if "discriminator" not in config:
-    raise ConversionError(f"{path} holds no discriminator (convert with the "
-                          "'d' entry present)")
-  return build_discriminator(config["discriminator"],
-                             _subset(arrays, "discriminator/"))
-
-
-def export_model_weights(path: str, generator, discriminator=None) -> None:
-  """Saves tfface models (e.g. a trained ``g_ema``) as a weights ``.npz``."""
-  config = {"generator": generator.config()}
-  arrays = {f"generator/{k}": v.numpy()
-            for k, v in generator.named_variables().items()}
-  if discriminator is not None:
-    config["discriminator"] = discriminator.config()
-    arrays.update({f"discriminator/{k}": v.numpy()
-                   for k, v in discriminator.named_variables().items()})
-  save_weights(path, config, arrays)

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfface.networks import stylegan2 as networks
+from tfface.networks import stylegan2_weights
 from tfface.training import summaries
 
 
@@ -80,7 +81,7 @@ def load_generator_for_generation(model_dir: Optional[str] = None,
                                   weights: Optional[str] = None,
                                   gin_params: Sequence[str] = ()
                                   ) -> networks.Generator:
-  """The generator to sample from.
+  """The generator to sample from (``tools/generate.py``'s two flags).
 
   Args:
     model_dir: a training run (``operative_config.gin`` + checkpoints); its
@@ -88,21 +89,12 @@ def load_generator_for_generation(model_dir: Optional[str] = None,
     weights: a tfface weights ``.npz`` (``tools/convert_weights.py``).
     gin_params: extra bindings when reading ``model_dir``.
 
-  Exactly one of ``model_dir`` and ``weights`` must be given.
+  Exactly one of ``model_dir`` and ``weights`` must be given; both go to
+  :func:`tfface.networks.load_stylegan2_generator`.
   """
   if bool(model_dir) == bool(weights):
     raise ValueError("give exactly one of --model_dir (a training run) and "
                      "--weights (a converted .npz)")
   if weights:
-    from tfface.methods.stylegan2 import convert  # pylint: disable=g-import-not-at-top
-    return convert.load_generator(weights)
-  from tfface import config as config_lib  # pylint: disable=g-import-not-at-top
-  from tfface.export import from_run  # pylint: disable=g-import-not-at-top
-  operative = os.path.join(model_dir, "operative_config.gin")
-  config_lib.parse_config([operative], gin_params, finalize=False)
-  method = from_run.restore_method(model_dir)
-  generator = getattr(method, "g_ema", None)
-  if generator is None:
-    raise ValueError(f"the run in {model_dir} is not a StyleGAN2 run (its "
-                     "method has no g_ema)")
-  return generator
+    return stylegan2_weights.load_stylegan2_generator(weights)
+  return stylegan2_weights.load_stylegan2_generator(model_dir, gin_params)
