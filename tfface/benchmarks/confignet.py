@@ -10,7 +10,7 @@ from typing import Dict
 import tensorflow as tf
 
 from tfface.benchmarks import common
-from tfface.methods.confignet import blocks
+from tfface.layers import volume as volume_lib
 from tfface.methods.confignet import factors
 from tfface.methods.confignet import model
 
@@ -47,7 +47,7 @@ def run(args) -> Dict[str, object]:
     return loss
 
   volume = tf.random.normal([args.batch, 16, 16, 16, 64])
-  rotate = tf.function(lambda: blocks.rotate_volume(volume, rot))
+  rotate = tf.function(lambda: volume_lib.rotate_volume(volume, rot))
   fwd = common.time_call(forward, iters=args.iters)
   step = common.time_call(train, iters=args.iters)
   rot_s = common.time_call(rotate, iters=args.iters)

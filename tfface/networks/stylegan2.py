@@ -16,9 +16,8 @@ checkpoints (``"liftedgan_generator"``, ``"liftedgan_discriminator"``).
 """
 
 import math
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence
 
-import numpy as np
 import tensorflow as tf
 
 from tfface import layers as L
@@ -115,17 +114,11 @@ class MappingNetwork(keras.Model):
     self.style_dim = int(style_dim)
     self.normalize_input = normalize_input
     self.num_layers = int(num_layers)
-    # One attribute per layer: tf.train.Checkpoint does not track Python
-    # lists held by Keras 3 models.
-    for i in range(self.num_layers):
-      setattr(self, f"dense_{i}", L.EqualizedDense(
-          style_dim, lr_multiplier=lr_multiplier, activation="lrelu",
-          name=f"dense_{i}"))
-
-  @property
-  def dense(self) -> List[L.EqualizedDense]:
-    """The dense layers in order."""
-    return [getattr(self, f"dense_{i}") for i in range(self.num_layers)]
+    # Attributes dense_0 .. dense_{n-1}; ``self.dense`` keeps their order.
+    self.dense = L.track(self, "dense", [
+        L.EqualizedDense(style_dim, lr_multiplier=lr_multiplier,
+                         activation="lrelu", name=f"dense_{i}")
+        for i in range(self.num_layers)])
 
   def call(self, z):
     x = L.pixel_norm(z) if self.normalize_input else z
@@ -168,38 +161,28 @@ class SynthesisNetwork(keras.Model):
                               fused=fused_modconv, name="conv1")
     self.to_rgb1 = L.ToRGB(upsample=False, blur_kernel=blur_kernel,
                            name="to_rgb1")
-    # One attribute per layer / buffer: tf.train.Checkpoint does not track
-    # Python lists held by Keras 3 models.
+    # Attributes convs_i, to_rgbs_k, noise_i (checkpoint keys); the lists
+    # keep their order. ``convs[2k]`` upsamples, ``convs[2k+1]`` does not;
+    # ``noise_buffers`` are the fixed noise inputs `[1, r, r, 1]` used with
+    # ``noise_mode="const"``.
     self.num_blocks = self.log_size - 2
+    convs, to_rgbs = [], []
     for k, i in enumerate(range(3, self.log_size + 1)):
       c = ch[2**i]
-      setattr(self, f"convs_{2 * k}", L.StyledConv(
+      convs.append(L.StyledConv(
           c, 3, upsample=True, blur_kernel=blur_kernel, name=f"convs_{2 * k}"))
-      setattr(self, f"convs_{2 * k + 1}", L.StyledConv(
+      convs.append(L.StyledConv(
           c, 3, blur_kernel=blur_kernel, fused=fused_modconv,
           name=f"convs_{2 * k + 1}"))
-      setattr(self, f"to_rgbs_{k}", L.ToRGB(blur_kernel=blur_kernel,
-                                            name=f"to_rgbs_{k}"))
-    for i in range(self.num_noise):
-      r = 2**((i + 5) // 2)
-      setattr(self, f"noise_{i}", self.add_weight(
-          name=f"noise_{i}", shape=(1, r, r, 1), trainable=False,
-          initializer=keras.initializers.RandomNormal(stddev=1.0)))
-
-  @property
-  def convs(self) -> List[L.StyledConv]:
-    """StyledConvs after conv1: ``convs[2k]`` upsamples, ``convs[2k+1]`` not."""
-    return [getattr(self, f"convs_{i}") for i in range(2 * self.num_blocks)]
-
-  @property
-  def to_rgbs(self) -> List[L.ToRGB]:
-    """ToRGB layers after to_rgb1, one per block."""
-    return [getattr(self, f"to_rgbs_{k}") for k in range(self.num_blocks)]
-
-  @property
-  def noise_buffers(self) -> List[tf.Variable]:
-    """The fixed noise inputs `[1, r, r, 1]`, used with ``noise_mode="const"``."""
-    return [getattr(self, f"noise_{i}") for i in range(self.num_noise)]
+      to_rgbs.append(L.ToRGB(blur_kernel=blur_kernel, name=f"to_rgbs_{k}"))
+    self.convs = L.track(self, "convs", convs)
+    self.to_rgbs = L.track(self, "to_rgbs", to_rgbs)
+    self.noise_buffers = L.track(self, "noise", [
+        self.add_weight(
+            name=f"noise_{i}", shape=(1, 2**((i + 5) // 2),
+                                      2**((i + 5) // 2), 1), trainable=False,
+            initializer=keras.initializers.RandomNormal(stddev=1.0))
+        for i in range(self.num_noise)])
 
   def named_variables(self) -> Dict[str, tf.Variable]:
     """Every weight under a stable name (``conv1.conv.weight``, ``noise_0``, ...)."""
@@ -515,22 +498,18 @@ class Discriminator(keras.Model):
     self.channels = ch = _resolve_channels(self.resolution, channels)
     log_size = int(math.log2(self.resolution))
     self.from_rgb = ConvLayer(ch[self.resolution], 1, name="from_rgb")
-    # Attributes, not a list (tf.train.Checkpoint does not track lists here).
+    # Attributes convs_1 .. convs_n (checkpoint keys), highest resolution
+    # first; ``self.blocks`` keeps their order.
     self.num_blocks = log_size - 2
-    for n, i in enumerate(range(log_size, 2, -1), start=1):
-      setattr(self, f"convs_{n}", ResBlock(ch[2**i], ch[2**(i - 1)],
-                                           blur_kernel, name=f"convs_{n}"))
+    self.blocks = L.track(self, "convs", [
+        ResBlock(ch[2**i], ch[2**(i - 1)], blur_kernel, name=f"convs_{n}")
+        for n, i in enumerate(range(log_size, 2, -1), start=1)], start=1)
     self.mbstd = L.MinibatchStddev(mbstd_group_size, mbstd_features,
                                    name="mbstd")
     self.final_conv = ConvLayer(ch[4], 3, name="final_conv")
     self.final_dense = L.EqualizedDense(ch[4], activation="lrelu",
                                         name="final_dense")
     self.final_out = L.EqualizedDense(1, name="final_out")
-
-  @property
-  def blocks(self) -> List["ResBlock"]:
-    """The residual blocks, highest resolution first."""
-    return [getattr(self, f"convs_{n}") for n in range(1, self.num_blocks + 1)]
 
   def build_all(self, batch_size: int = 4) -> None:
     """Creates every weight by running one forward pass on zeros."""

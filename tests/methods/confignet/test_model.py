@@ -1,12 +1,10 @@
-"""Shapes and behaviour of ConfigNet's networks, blocks and factor tables."""
+"""Shapes and behaviour of ConfigNet's networks."""
 
-import math
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfface.methods.confignet import blocks
 from tfface.methods.confignet import factors
 from tfface.methods.confignet import model
 
@@ -14,40 +12,6 @@ TABLE = factors.FactorTable({"expression": (4, 3), "identity": (5, 2),
                              "hair": (3, 2)})
 SMALL_G = dict(const_channels=8, channels_3d=(8, 4), channels_3d_post=(4, 4),
                projection_channels=8, channels_2d=(8, 4), mlp_units=8)
-
-
-def test_paper_table_has_12_factors_and_145_latents():
-  table = factors.paper_factor_table()
-  assert len(table) == 12 and table.latent_dim == 145
-  assert table.theta_dim == 304
-  # Alphabetical layout as in the reference: blendshapes occupy 7..36.
-  assert table.latent_slice("blendshape_values") == (7, 37)
-  assert table.latent_slice("upper_eyelash_style") == (143, 145)
-
-
-def test_table_from_sizes_drops_pose_and_sorts():
-  table = factors.table_from_sizes(
-      {"pose": 3, "sh": 27, "expression": 24, "gaze": 2},
-      z_dims={"gaze": 2})
-  assert table.names == ("expression", "gaze", "sh")
-  assert table["sh"].z_dim == 14 and table["expression"].z_dim == 12
-  # A colour keeps its three channels (the reference's hair colour: 3 -> 3).
-  assert [factors.default_z_dim(n) for n in (1, 2, 3, 4, 62, 100)] == [
-      1, 2, 3, 2, 30, 30]
-  with pytest.raises(ValueError, match="unknown factors"):
-    factors.table_from_sizes({"sh": 27}, z_dims={"nope": 2})
-  with pytest.raises(ValueError, match="preset"):
-    factors.make_factor_table("nonsense")
-
-
-def test_synthetic_preset_follows_dataset_sizes():
-  from tfface.data import synthetic
-  sizes = synthetic.synthetic_factor_sizes()
-  table = factors.synthetic_factor_table()
-  assert "pose" not in table.names
-  assert set(table.names) == set(sizes) - {"pose"}
-  for f in table.factors:
-    assert f.theta_dim == sizes[f.name]
 
 
 @pytest.mark.parametrize("resolution", [32, 64])
@@ -96,40 +60,6 @@ def test_reference_256_configuration_builds():
   logits = d(tf.zeros([1, 256, 256, 3]))
   assert sorted(logits) == ["final"] + [f"style_{i}" for i in range(5)]
   assert [b.filters for b in d.trunk.blocks] == [48, 96, 192, 384, 512]
-
-
-def test_rotate_volume_moves_a_voxel_as_the_pose_says():
-  volume = np.zeros([1, 16, 16, 16, 1], np.float32)
-  volume[0, 7, 12, 7, 0] = 1.0  # x = +4.5 (image right), y = +0.5, z = -0.5
-  out = blocks.rotate_volume(tf.constant(volume),
-                             tf.constant([[0.0, math.pi / 2, 0.0]]))
-  # Yaw +90° about +y takes +x to -z (away from the camera): depth index 3.
-  i, j, k, _ = np.unravel_index(np.argmax(out[0].numpy()), out.shape[1:])
-  assert (i, k) == (7, 3) and j in (7, 8)
-  same = blocks.rotate_volume(tf.constant(volume), tf.zeros([1, 3]))
-  np.testing.assert_allclose(same.numpy(), volume, atol=1e-6)
-
-
-def test_rotate_volume_is_differentiable_in_angles():
-  volume = tf.random.normal([1, 4, 4, 4, 2], seed=1)
-  angles = tf.constant([[0.1, 0.2, 0.05]])
-  with tf.GradientTape() as tape:
-    tape.watch(angles)
-    out = tf.reduce_sum(tf.square(blocks.rotate_volume(volume, angles)))
-  assert float(tf.reduce_sum(tf.abs(tape.gradient(out, angles)))) > 0
-
-
-def test_euler_matrix_is_rz_ry_rx():
-  angles = tf.constant([[0.3, -0.4, 0.2]])
-  r = blocks.euler_to_matrix(angles)[0].numpy()
-  np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-6)
-  p, y, ro = 0.3, -0.4, 0.2
-  rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
-  ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
-  rz = np.array([[np.cos(ro), -np.sin(ro), 0], [np.sin(ro), np.cos(ro), 0], [0, 0, 1]])
-  np.testing.assert_allclose(r, rz @ ry @ rx, atol=1e-6)
-  with pytest.raises(ValueError, match="pitch, yaw, roll"):
-    blocks.euler_to_matrix(tf.zeros([2, 2]))
 
 
 def test_synthetic_encoder_concatenates_in_sorted_order():

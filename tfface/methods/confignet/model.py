@@ -8,10 +8,11 @@
 * :class:`ImageDiscriminator` — D_R and D_S, with per-block style logits.
 * :class:`LatentRegressor` — predicts [z, 5·rotation] from an image.
 * :class:`DomainDiscriminator` — D_DA, a 4-layer MLP on z.
-* :class:`LatentGenerator`, :class:`LatentDiscriminator` — the latent GAN.
-
-Sizes follow ``microsoft/ConfigNet`` (see shared/reference/confignet.md §2);
-channel widths are arguments so tests and the CPU demo run small.
+The latent GAN's networks are :mod:`tfface.networks.latent_mlp`'s, E_R's
+backbone is :mod:`tfface.networks.backbones`', and the generic blocks are in
+:mod:`tfface.layers`. Sizes follow ``microsoft/ConfigNet`` (see
+shared/reference/confignet.md §2); channel widths are arguments so tests and
+the CPU demo run small.
 """
 
 import math
@@ -20,8 +21,13 @@ from typing import Dict, Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfface import layers
 from tfface.methods.confignet import blocks
 from tfface.methods.confignet import factors as factors_lib
+from tfface.networks import backbones
+from tfface.networks import base
+from tfface.networks.latent_mlp import LatentDiscriminator
+from tfface.networks.latent_mlp import LatentGenerator
 
 keras = tf.keras
 
@@ -31,21 +37,7 @@ keras = tf.keras
 ROTATION_BOUNDS = (math.radians(10.0), math.radians(30.0), 0.0)
 
 
-class _Model(keras.Model):
-  """keras.Model without Keras' automatic SavedModel ``serving_default``.
-
-  When a SavedModel containing the model is written, Keras 3 traces a default
-  signature from the recorded build shapes, which fails for multi-input
-  ``call``s (G takes z and rotation). tfface exports name their signatures
-  explicitly (:mod:`tfface.methods.confignet.export`).
-  """
-
-  @property
-  def _default_save_signature(self):
-    return None
-
-
-class Generator(_Model):
+class Generator(base.Network):
   """G: (z, rotation) -> image. The HoloGAN-style decoder of ConfigNet.
 
   Reference sequence at 256 px (defaults): Dense-from-zero constant 4³×512 →
@@ -111,10 +103,10 @@ class Generator(_Model):
         name="constant", shape=(size, size, size, self.const_channels),
         initializer="ones" if size == 4 else
         keras.initializers.RandomNormal(1.0, 0.1, seed=0))
-    self.blocks_3d = blocks.track(self, "block_3d", [
-        blocks.ConvAdaIN(int(c), 3, rank=3, mlp_units=mlp_units,
+    self.blocks_3d = layers.track(self, "block_3d", [
+        layers.ConvAdaIN(int(c), 3, rank=3, mlp_units=mlp_units,
                          name=f"map_3d_{i}") for i, c in enumerate(channels_3d)])
-    self.post_3d = blocks.track(self, "post_3d", [
+    self.post_3d = layers.track(self, "post_3d", [
         keras.layers.Conv3D(int(c), 3, padding="same", name=f"map_3d_post_{i}")
         for i, c in enumerate(channels_3d_post)])
     self.projection = blocks.ProjectionUnit(int(projection_channels),
@@ -122,8 +114,8 @@ class Generator(_Model):
     # The reference lists LReLU explicitly only for its first 2D block; its
     # Conv2dAdaIn building block applies the nonlinearity in every block,
     # which is what ConvAdaIN does here.
-    self.blocks_2d = blocks.track(self, "block_2d", [
-        blocks.ConvAdaIN(int(c), 4, rank=2, mlp_units=mlp_units,
+    self.blocks_2d = layers.track(self, "block_2d", [
+        layers.ConvAdaIN(int(c), 4, rank=2, mlp_units=mlp_units,
                          name=f"map_2d_{i}")
         for i, c in enumerate(channels_2d[:n2d])])
     self.to_rgb = keras.layers.Conv2D(3, 4, padding="same", name="map_final")
@@ -143,60 +135,26 @@ class Generator(_Model):
     x = tf.tile(self.constant[None], [batch, 1, 1, 1, 1])
     for block, upsample in zip(self.blocks_3d, self.upsample_3d):
       if upsample:
-        x = _upsample_3d(x)
+        x = layers.upsample_nearest(x)
       x = block(x, z)
-    x = blocks.rotate_volume(x, rotation)
+    x = layers.rotate_volume(x, rotation)
     for conv in self.post_3d:
       x = tf.nn.leaky_relu(conv(x), 0.3)
     x = self.projection(x)
     for block in self.blocks_2d:
       x = block(x, z)
-      x = _upsample_2d(x)
+      x = layers.upsample_nearest(x)
     return tf.tanh(self.to_rgb(x))
 
 
-def _upsample_3d(x):
-  """Nearest-neighbour ×2 upsampling of `[B, H, W, D, C]`."""
-  h, w, d, c = (int(s) for s in x.shape[1:])
-  x = tf.reshape(x, [-1, h, 1, w, 1, d, 1, c])
-  x = tf.tile(x, [1, 1, 2, 1, 2, 1, 2, 1])
-  return tf.reshape(x, [-1, 2 * h, 2 * w, 2 * d, c])
-
-
-def _upsample_2d(x):
-  """Nearest-neighbour ×2 upsampling of `[B, H, W, C]`."""
-  h, w, c = (int(s) for s in x.shape[1:])
-  x = tf.reshape(x, [-1, h, 1, w, 1, c])
-  x = tf.tile(x, [1, 1, 2, 1, 2, 1])
-  return tf.reshape(x, [-1, 2 * h, 2 * w, c])
-
-
-class SmallBackbone(keras.layers.Layer):
-  """A small strided-conv backbone for E_R on CPU (not in the reference).
-
-  Conv(k3, stride 2) + LeakyReLU(0.2) blocks with ``widths`` channels, then
-  global average pooling.
-  """
-
-  def __init__(self, widths: Sequence[int] = (32, 64, 128, 256), **kwargs):
-    super().__init__(**kwargs)
-    self.convs = blocks.track(self, "conv", [
-        keras.layers.Conv2D(int(c), 3, strides=2, padding="same",
-                            name=f"conv_{i}") for i, c in enumerate(widths)])
-
-  def call(self, x):
-    x = blocks.leaky_stack(x, self.convs, 0.2)
-    return tf.reduce_mean(x, axis=[1, 2])
-
-
-class RealEncoder(_Model):
+class RealEncoder(base.Network):
   """E_R: real image -> (z, rotation), rotation bounded by ``tanh``.
 
   The reference uses ResNet-50 (ImageNet weights, "caffe" preprocessing) with
   a linear head for z and ``tanh × bounds`` for the rotation. Here the
-  backbone is ``"resnet50"`` (``keras.applications.ResNet50``, weights from
-  ``weights_path`` or random — never downloaded) or ``"small"``
-  (:class:`SmallBackbone`, for the CPU demo).
+  backbone is one of :mod:`tfface.networks.backbones`: ``"resnet50"``
+  (weights from ``weights_path`` or random — never downloaded) or
+  ``"small"`` (for the CPU demo).
 
   Args:
     latent_dim: Z.
@@ -215,18 +173,8 @@ class RealEncoder(_Model):
     super().__init__(**kwargs)
     self.latent_dim = int(latent_dim)
     self.backbone_name = backbone
-    if backbone == "resnet50":
-      self.backbone = keras.applications.ResNet50(
-          include_top=False, weights=weights_path, pooling="avg",
-          input_shape=(int(resolution), int(resolution), 3))
-    elif backbone == "small":
-      if weights_path:
-        raise ValueError("the 'small' E_R backbone has no pretrained weights; "
-                         "weights_path is only for backbone='resnet50'")
-      self.backbone = SmallBackbone(small_widths, name="backbone")
-    else:
-      raise ValueError(f"unknown E_R backbone {backbone!r}; expected "
-                       "'resnet50' or 'small'")
+    self.backbone = backbones.make_backbone(backbone, resolution, weights_path,
+                                            small_widths)
     self.z_head = keras.layers.Dense(self.latent_dim, name="z_head")
     self.rotation_head = keras.layers.Dense(3, name="rotation_head")
     self.rotation_bounds = tf.constant(list(rotation_bounds), tf.float32)
@@ -240,19 +188,13 @@ class RealEncoder(_Model):
     Returns:
       ``(z [B, Z], rotation [B, 3] (pitch, yaw, roll) radians)``.
     """
-    if self.backbone_name == "resnet50":
-      # "caffe" preprocessing: 0..255, RGB -> BGR, ImageNet mean subtracted.
-      x = (images + 1.0) * 127.5
-      x = x[..., ::-1] - tf.constant([103.939, 116.779, 123.68])
-      features = self.backbone(x, training=training)
-    else:
-      features = self.backbone(images)
+    features = self.backbone(images, training=training)
     z = self.z_head(features)
     rotation = tf.tanh(self.rotation_head(features)) * self.rotation_bounds
     return z, rotation
 
 
-class SyntheticEncoder(_Model):
+class SyntheticEncoder(base.Network):
   """E_S: θ -> z, one 2-layer MLP per factor, concatenated in sorted order.
 
   Each factor: Dense(dim θ_i) -> LeakyReLU(0.3) -> Dense(dim z_i).
@@ -265,11 +207,11 @@ class SyntheticEncoder(_Model):
     super().__init__(**kwargs)
     self.table = table
     self.encoders = {
-        f.name: blocks.MLP(2, f.theta_dim, f.z_dim,
+        f.name: layers.MLP(2, f.theta_dim, f.z_dim,
                            name="enc_" + _safe(f.name))
         for f in table.factors}
-    for f in table.factors:
-      setattr(self, "enc_" + _safe(f.name), self.encoders[f.name])
+    layers.track(self, "enc",
+                 {_safe(name): mlp for name, mlp in self.encoders.items()})
 
   def encode_factor(self, name: str, theta: tf.Tensor) -> tf.Tensor:
     """z_i = E_S,i(θ_i): `[B, dim θ_i]` -> `[B, dim z_i]`."""
@@ -309,7 +251,7 @@ class _DiscriminatorTrunk(keras.layers.Layer):
                style_outputs: bool, **kwargs):
     super().__init__(**kwargs)
     self.from_rgb = keras.layers.Conv2D(3, 1, name="from_rgb")
-    self.blocks = blocks.track(self, "block", [
+    self.blocks = layers.track(self, "block", [
         blocks.DiscriminatorBlock(min(int(base_filters) * 2 ** i,
                                       int(max_filters)),
                                   style_output=style_outputs,
@@ -325,7 +267,7 @@ class _DiscriminatorTrunk(keras.layers.Layer):
     return x, logits
 
 
-class ImageDiscriminator(_Model):
+class ImageDiscriminator(base.Network):
   """D_R / D_S: HoloGAN discriminator with per-block style logits.
 
   Filters min(base·2^i, max) for i < num_blocks (reference 48..512, 5 blocks,
@@ -368,7 +310,7 @@ class ImageDiscriminator(_Model):
     return out
 
 
-class LatentRegressor(_Model):
+class LatentRegressor(base.Network):
   """Predicts ``[z, 5·rotation]`` from an image (HoloGAN's identity loss).
 
   Same trunk as the discriminator, without style outputs.
@@ -390,42 +332,15 @@ class LatentRegressor(_Model):
     return self.head(tf.reshape(x, [tf.shape(x)[0], -1]))
 
 
-class DomainDiscriminator(_Model):
+class DomainDiscriminator(base.Network):
   """D_DA: 4-layer MLP on z (hidden = Z), one logit."""
 
   def __init__(self, latent_dim: int, num_layers: int = 4, **kwargs):
     super().__init__(**kwargs)
-    self.mlp = blocks.MLP(num_layers, int(latent_dim), 1, name="mlp")
+    self.mlp = layers.MLP(num_layers, int(latent_dim), 1, name="mlp")
 
   def call(self, z, training=None):
     """`[B, Z]` -> `[B, 1]` logit."""
-    return self.mlp(z)
-
-
-class LatentGenerator(_Model):
-  """G_lat: 3-layer MLP from w ~ N(0, I) to z. Hidden width is not in the
-  reference notes; 2·Z by default."""
-
-  def __init__(self, latent_dim: int, hidden: Optional[int] = None, **kwargs):
-    super().__init__(**kwargs)
-    self.latent_dim = int(latent_dim)
-    self.mlp = blocks.MLP(3, int(hidden or 2 * latent_dim), self.latent_dim,
-                          slope=0.2, name="mlp")
-
-  def call(self, w, training=None):
-    """`[B, Z]` noise -> `[B, Z]` latent."""
-    return self.mlp(w)
-
-
-class LatentDiscriminator(_Model):
-  """D_lat: 3-layer MLP on z, one logit."""
-
-  def __init__(self, latent_dim: int, hidden: Optional[int] = None, **kwargs):
-    super().__init__(**kwargs)
-    self.mlp = blocks.MLP(3, int(hidden or 2 * latent_dim), 1, slope=0.2,
-                          name="mlp")
-
-  def call(self, z, training=None):
     return self.mlp(z)
 
 
