@@ -1,7 +1,15 @@
 """GAN losses and regularizers, named as in TF-GAN.
 
 Logits are `[B, 1]` or `[B]` float32; every loss returns a scalar float32 mean
-over the (per-replica) batch.
+over the (per-replica) batch. A discriminator may also return several logits
+(a dict name -> `[B, 1]`, as HoloGAN's per-block style outputs):
+:func:`generator_loss` and :func:`discriminator_loss` sum a named loss over
+them, and :func:`r1_penalty` penalizes their sum or each one.
+
+One R1 convention everywhere: :func:`r1_penalty` is the raw
+``E‖∇_x D(x)‖²``; the loss term is ``r1_weight(γ, k) · penalty`` with
+``r1_weight = γ/2 · max(1, k)``, k = 0 for an eager penalty (every step, in
+the discriminator loss) and k > 0 for a lazy one (every k-th step).
 
 * non-saturating logistic (StyleGAN2), hinge, Wasserstein;
 * :func:`r1_penalty` (Mescheder et al. 2018; StyleGAN2 uses γ = 10, applied
@@ -12,13 +20,16 @@ over the (per-replica) batch.
   when a regularizer runs every k-th step (StyleGAN2 Appendix B).
 """
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
+# A discriminator's output: one `[B, 1]` tensor or a dict of them.
+Logits = Union[tf.Tensor, Mapping[str, tf.Tensor]]
+
 
 def _flat(logits: tf.Tensor) -> tf.Tensor:
-  return tf.reshape(tf.convert_to_tensor(logits), [-1])
+  return tf.reshape(tf.cast(logits, tf.float32), [-1])
 
 
 def non_saturating_logistic_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
@@ -57,29 +68,64 @@ def wasserstein_discriminator_loss(real_logits: tf.Tensor,
   return tf.reduce_mean(_flat(fake_logits)) - tf.reduce_mean(_flat(real_logits))
 
 
-def r1_penalty(discriminator_fn: Callable[[tf.Tensor], tf.Tensor],
-               real_images: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-  """R1: the squared gradient norm of D at the real images.
+def outputs(logits: Logits) -> List[tf.Tensor]:
+  """A discriminator's logits as a list (a dict's values in sorted key order)."""
+  if isinstance(logits, Mapping):
+    return [logits[k] for k in sorted(logits)]
+  return [logits]
 
-  ``mean_b ||∂ sum(D(x)) / ∂x_b||²``. Differentiable w.r.t. D's weights (use
-  it inside the discriminator's tape). The StyleGAN2 loss term is
-  ``γ / 2 · r1_penalty · d_reg_every``.
+
+def r1_penalty(discriminator_fn: Callable[[tf.Tensor], Logits],
+               real_images: tf.Tensor, per_output: bool = False,
+               output_names: Optional[Sequence[str]] = None
+               ) -> Tuple[tf.Tensor, Logits]:
+  """R1: the squared gradient norm of D at the real inputs.
+
+  ``mean_b ||∂ sum(D(x)) / ∂x_b||²`` (Mescheder et al. 2018). Differentiable
+  w.r.t. D's weights (use it inside the discriminator's tape). The loss term
+  is ``r1_weight(γ, k) · penalty``.
+
+  For a discriminator with several outputs (a dict), the penalty is on the
+  gradient of their sum (one pass), or with ``per_output`` the sum of one
+  penalty per output (ConfigNet's reference; one D pass per output).
 
   Args:
-    discriminator_fn: images `[B, H, W, 3]` -> logits `[B, 1]`.
-    real_images: `[B, H, W, 3]` float32.
+    discriminator_fn: inputs `[B, ...]` -> logits `[B, 1]` or a dict of them.
+    real_images: `[B, ...]` float32 (images or latent codes).
+    per_output: penalize each output separately.
+    output_names: the dict keys of the outputs, if known (saves one pass with
+      ``per_output``).
 
   Returns:
-    ``(penalty, real_logits)``: scalar float32 and `[B, 1]` logits.
+    ``(penalty, real_logits)``: scalar float32 and D's output on the real
+    inputs (same structure as the discriminator's).
   """
   real_images = tf.convert_to_tensor(real_images)
-  with tf.GradientTape() as tape:
-    tape.watch(real_images)
-    logits = discriminator_fn(real_images)
-    total = tf.reduce_sum(logits)
-  grad = tape.gradient(total, real_images)
-  penalty = tf.reduce_mean(tf.reduce_sum(
-      tf.square(tf.reshape(grad, [tf.shape(grad)[0], -1])), axis=1))
+
+  def gradient_penalty(fn):
+    with tf.GradientTape() as tape:
+      tape.watch(real_images)
+      logits = fn(real_images)
+      total = tf.add_n([tf.reduce_sum(l) for l in outputs(logits)])
+    grad = tape.gradient(total, real_images)
+    penalty = tf.reduce_mean(tf.reduce_sum(
+        tf.square(tf.reshape(grad, [tf.shape(grad)[0], -1])), axis=1))
+    return penalty, logits
+
+  def each_output(names):
+    terms, logits = [], {}
+    for key in sorted(names):
+      term, logits[key] = gradient_penalty(
+          lambda x, key=key: discriminator_fn(x)[key])
+      terms.append(term)
+    return tf.add_n(terms), logits
+
+  if per_output and output_names:
+    return each_output(output_names)
+  penalty, logits = gradient_penalty(discriminator_fn)
+  if per_output and isinstance(logits, Mapping) and len(logits) > 1:
+    # The first pass only revealed the output names.
+    return each_output(list(logits))
   return penalty, logits
 
 
@@ -143,7 +189,11 @@ def lazy_regularization_adjustment(learning_rate: float, beta_1: float,
 
 
 def r1_weight(gamma: float = 10.0, reg_every: int = 16) -> float:
-  """The multiplier of :func:`r1_penalty` on a lazy step: ``γ/2 · reg_every``."""
+  """The multiplier of :func:`r1_penalty`: ``γ/2 · max(1, reg_every)``.
+
+  ``reg_every`` 0 (eager: in every discriminator step) gives ``γ/2``; k > 0
+  (lazy: every k-th step) gives ``γ/2 · k``.
+  """
   return 0.5 * gamma * max(1, reg_every)
 
 
@@ -152,3 +202,56 @@ def path_length_weight(weight: float = 2.0, reg_every: int = 4) -> float:
   return weight * max(1, reg_every)
 
 
+
+
+GENERATOR_LOSSES = {
+    "non_saturating": non_saturating_logistic_generator_loss,
+    "hinge": hinge_generator_loss,
+    "wasserstein": wasserstein_generator_loss,
+}
+DISCRIMINATOR_LOSSES = {
+    "non_saturating": non_saturating_logistic_discriminator_loss,
+    "hinge": hinge_discriminator_loss,
+    "wasserstein": wasserstein_discriminator_loss,
+}
+
+
+def check_loss_kind(kind: str) -> str:
+  """``kind`` if it names a GAN loss family, else a ValueError listing them."""
+  if kind not in GENERATOR_LOSSES:
+    raise ValueError(f"unknown GAN loss {kind!r}; expected one of "
+                     f"{sorted(GENERATOR_LOSSES)}")
+  return kind
+
+
+def generator_loss(kind: str, fake_logits: Logits) -> tf.Tensor:
+  """The ``kind`` generator loss, summed over D's outputs.
+
+  Args:
+    kind: ``"non_saturating"``, ``"hinge"`` or ``"wasserstein"``.
+    fake_logits: D(G(z)), `[B, 1]` or a dict of `[B, 1]`.
+
+  Returns:
+    scalar float32.
+  """
+  fn = GENERATOR_LOSSES[check_loss_kind(kind)]
+  return tf.add_n([fn(l) for l in outputs(fake_logits)])
+
+
+def discriminator_loss(kind: str, real_logits: Logits,
+                       fake_logits: Logits) -> tf.Tensor:
+  """The ``kind`` discriminator loss, summed over D's outputs.
+
+  Args:
+    kind: as :func:`generator_loss`.
+    real_logits, fake_logits: D(x), D(G(z)) of the same structure.
+
+  Returns:
+    scalar float32.
+  """
+  fn = DISCRIMINATOR_LOSSES[check_loss_kind(kind)]
+  real, fake = outputs(real_logits), outputs(fake_logits)
+  if len(real) != len(fake):
+    raise ValueError(f"real and fake logits differ in count: {len(real)} vs "
+                     f"{len(fake)}")
+  return tf.add_n([fn(r, f) for r, f in zip(real, fake)])

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tests.methods.confignet import fixtures
+from tfface.losses import masked
 from tfface.methods.confignet import data
 from tfface.methods.confignet import trainer
 from tfface.training import loop
@@ -97,26 +98,6 @@ def test_stage1_then_stage2_mirrored(toy_data, tmp_path):
   assert images["real/reconstruction"].shape == (2, 32, 32, 3)
 
 
-def test_r1_per_output_sums_each_outputs_penalty():
-  from tfface.methods.confignet import losses as cn_losses
-  from tfface.methods.confignet import model
-  d = model.ImageDiscriminator(16, num_blocks=2, base_filters=4, max_filters=4)
-  x = tf.random.normal([2, 16, 16, 3], seed=4)
-  per, logits = cn_losses.r1_penalty(d, x, gamma=10.0, per_output=True)
-  summed, _ = cn_losses.r1_penalty(d, x, gamma=10.0, per_output=False)
-  manual = 0.0
-  for key in logits:
-    with tf.GradientTape() as tape:
-      tape.watch(x)
-      out = tf.reduce_sum(d(x)[key])
-    g = tape.gradient(out, x)
-    manual += 5.0 * float(tf.reduce_mean(tf.reduce_sum(tf.square(g), [1, 2, 3])))
-  assert float(per) == pytest.approx(manual, rel=1e-4)
-  assert float(per) != pytest.approx(float(summed), rel=1e-3)
-  named, _ = cn_losses.r1_penalty(d, x, 10.0, True, d.output_names_)
-  assert float(named) == pytest.approx(manual, rel=1e-4)
-
-
 def test_stage2_rejects_missing_checkpoint(tmp_path):
   method = trainer.ConfigNetStage2(init_checkpoint=str(tmp_path / "none"),
                                    encoder_backbone="small", **SMALL)
@@ -141,15 +122,6 @@ def test_latent_gan_steps(tmp_path):
     data.embedding_dataset(8, embeddings_path=str(tmp_path / "missing.npy"))
 
 
-def test_mouth_mask_boxes_the_mouth_landmarks():
-  landmarks = np.zeros([1, 68, 2], np.float32)
-  landmarks[0, 48:68] = [10.0, 20.0]
-  landmarks[0, 54] = [14.0, 22.0]
-  mask = trainer.landmark_box_mask(tf.constant(landmarks), 32, margin=1.0)
-  rows, cols = np.nonzero(mask[0, ..., 0].numpy())
-  assert (rows.min(), rows.max(), cols.min(), cols.max()) == (19, 22, 9, 14)
-
-
 def test_box_losses_are_masked_l1_warmed_up_over_their_steps():
   method = trainer.ConfigNetStage1(
       mouth_loss_weight=4.0, eye_box_loss_weight=2.0,
@@ -164,7 +136,7 @@ def test_box_losses_are_masked_l1_warmed_up_over_their_steps():
   generated = np.zeros_like(target)
   generated[:, 19:22, 15:18] = 0.5  # inside the mouth box only
   generated[:, 28:32, 0:5] = 1.0    # outside both: ignored
-  mask = trainer.landmark_box_mask(tf.constant(landmarks), 32)
+  mask = masked.landmark_box_mask(tf.constant(landmarks), 32)
   inside = float(0.5 * 9 / tf.reduce_sum(mask[0]))
   for step, ramp in ((0, 0.0), (10, 0.0), (20, 0.5), (30, 1.0), (99, 1.0)):
     method.global_step.assign(step)

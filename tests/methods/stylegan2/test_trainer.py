@@ -108,7 +108,7 @@ def test_trains_under_mirrored_strategy_from_gin_then_exports(tmp_path):
   assert int(method.d_optimizer.iterations.numpy()) == steps + (steps + 3) // 4
   assert int(method.g_optimizer.iterations.numpy()) == steps + (steps + 1) // 2
   scalars = _scalars(os.path.join(model_dir, "train"))
-  r1 = scalars["loss/r1"]
+  r1 = scalars["loss/d_r1"]
   assert all(r1[s] > 0 for s in range(1, steps + 1, 4))
   assert not any(r1[s] for s in range(2, steps + 1, 4))
   pl = scalars["loss/path_length_penalty"]
@@ -116,7 +116,7 @@ def test_trains_under_mirrored_strategy_from_gin_then_exports(tmp_path):
   assert float(method.mean_path_length.numpy()) > 0
 
   # The discriminator loss leaves its initial value ...
-  d_loss = scalars["loss/d_loss"]
+  d_loss = scalars["loss/d_gan"]
   late = np.mean([d_loss[s] for s in range(steps - 39, steps + 1)])
   assert abs(late - d_loss[1]) > 0.1, (d_loss[1], late)
   # ... and the EMA generator's samples change.

@@ -8,12 +8,12 @@ rotations are `[B, 3]` (pitch, yaw, roll) radians; images `[B, R, R, 3]` in
 [-1, 1].
 """
 
-import copy
 from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from tfface.losses import gan as gan_losses
 from tfface.methods.confignet import factors as factors_lib
 from tfface.methods.confignet import losses as cn_losses
 from tfface.methods.confignet import model as model_lib
@@ -243,7 +243,7 @@ class ConfigNetController:
         if pixel_l1_weight:
           loss += pixel_l1_weight * tf.reduce_mean(tf.abs(image - out))
         if d_real is not None:
-          loss += cn_losses.generator_gan_loss(d_real(out))
+          loss += gan_losses.generator_loss("non_saturating", d_real(out))
         if d_domain is not None:
           loss += domain_weight * tf.reduce_mean(tf.nn.softplus(-d_domain(z)))
         if regressor is not None:

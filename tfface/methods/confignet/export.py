@@ -21,7 +21,6 @@ from typing import Dict, Optional, Tuple
 import tensorflow as tf
 
 from tfface.export import savedmodel
-from tfface.methods.confignet import factors as factors_lib
 
 
 def signature_name(factor: str) -> str:

@@ -21,65 +21,38 @@ Stage 2 (:class:`ConfigNetStage2`), initialized from a stage-1 checkpoint:
     reconstructions), λ_DA·(flipped-label D_DA loss), λ_reg·normalized
     regression.
 
-Losses: non-saturating on every discriminator logit, R1 (γ = 10) on the real
-inputs of each discriminator. Adam(4e-4, β = (0, 0.9)). One optimizer per
-network group: G-side (G, E_S, regressor[, E_R]), D_R, D_S and D_DA each
-their own (the reference shares one Adam among the three discriminators,
-which Keras 3 optimizers do not allow; with β1 = 0 and per-variable slots the
-update is the same). EMA 0.999 of G.
+Losses: non-saturating on every discriminator logit, eager R1 (γ = 10) on
+the real inputs of each discriminator. Adam(4e-4, β = (0, 0.9)), or any
+optimizer gin names (``optimizer``). One optimizer per network group: G-side
+(G, E_S, regressor[, E_R]), D_R, D_S and D_DA each their own (the reference
+shares one Adam among the three discriminators, which Keras 3 optimizers do
+not allow; with β1 = 0 and per-variable slots the update is the same). EMA
+0.999 of G. The discriminator updates, the G update and the EMA are the
+phases of :mod:`tfface.training.gan`.
 """
 
 import math
-import os
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Callable, Dict, Mapping, Optional, Sequence
 
 from absl import logging
 import gin
 import tensorflow as tf
 
+from tfface.losses import gan as gan_losses
+from tfface.losses import masked
 from tfface.losses import perceptual
 from tfface.methods.confignet import factors as factors_lib
 from tfface.methods.confignet import losses as cn_losses
 from tfface.methods.confignet import model as model_lib
-from tfface.training import gradients
-from tfface.training import method as method_lib
+from tfface.training import checkpoints
+from tfface.training import gan as gan_training
+from tfface.training import optimizers
 from tfface.training import seeding
-from tfface.training.ema import WeightEMA
 
 keras = tf.keras
 
 # Random-pose range of the HoloGAN branch: (pitch, yaw, roll) maxima, radians.
 POSE_RANGE = (math.radians(10.0), math.radians(30.0), 0.0)
-
-
-def _adam(learning_rate: float, beta_1: float, beta_2: float, name: str):
-  return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1,
-                               beta_2=beta_2, name=name)
-
-
-# iBUG-68 landmark indices of the boxes the landmark-box losses cover.
-MOUTH_LANDMARKS = tuple(range(48, 68))
-EYE_LANDMARKS = tuple(range(36, 48))
-
-
-def landmark_box_mask(landmarks: tf.Tensor, size: int,
-                      indices: Sequence[int] = MOUTH_LANDMARKS,
-                      margin: float = 2.0) -> tf.Tensor:
-  """Box around some iBUG landmarks (the mouth's by default): `[B, size,
-  size, 1]` in {0, 1}.
-
-  Args:
-    landmarks: `[B, 68, 2]` (x, y) pixels.
-    indices: which landmarks the box bounds.
-    margin: pixels added on every side.
-  """
-  points = tf.gather(landmarks, list(indices), axis=1)
-  low = tf.reduce_min(points, 1) - margin  # [B, 2]
-  high = tf.reduce_max(points, 1) + margin
-  centers = tf.range(size, dtype=tf.float32) + 0.5
-  in_x = (centers[None] >= low[:, :1]) & (centers[None] <= high[:, :1])
-  in_y = (centers[None] >= low[:, 1:]) & (centers[None] <= high[:, 1:])
-  return tf.cast(in_y[:, :, None] & in_x[:, None, :], tf.float32)[..., None]
 
 
 def _flip_random(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -90,7 +63,7 @@ def _flip_random(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 
 @gin.configurable
-class ConfigNetStage1(method_lib.TrainingMethod):
+class ConfigNetStage1(gan_training.GANMethod):
   """ConfigNet stage 1 (synthetic θ + unlabeled real images, HoloGAN branch).
 
   Args:
@@ -128,6 +101,10 @@ class ConfigNetStage1(method_lib.TrainingMethod):
       (part of the fallback when no VGG weights exist; 0 in the reference).
     pose_range: (pitch, yaw, roll) maxima of random poses, radians.
     preview_count: faces shown in TensorBoard image summaries.
+    gan_loss: GAN loss family of every discriminator (``"non_saturating"``).
+    optimizer: optional factory ``(name=...) -> Keras optimizer`` (e.g.
+      ``@tf.keras.optimizers.Adam`` in gin) for every network group; None:
+      Adam(learning_rate, beta_1, beta_2).
   """
 
   stage = 1
@@ -157,7 +134,9 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                vgg_width: float = 1.0,
                pixel_l1_weight: float = 0.0,
                pose_range: Sequence[float] = POSE_RANGE,
-               preview_count: int = 4):
+               preview_count: int = 4,
+               gan_loss: str = "non_saturating",
+               optimizer: Optional[Callable] = None):
     self.resolution = int(resolution)
     self.table = factors_lib.make_factor_table(factor_preset, factors, z_dims)
     self.generator_kwargs = dict(generator or {})
@@ -172,9 +151,9 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     self.r1_per_output = r1_per_output
     self.gan_loss_weight = gan_loss_weight
     self.box_loss_weights = {"g_mouth": (float(mouth_loss_weight),
-                                         MOUTH_LANDMARKS),
+                                         masked.MOUTH_LANDMARKS),
                              "g_eye_box": (float(eye_box_loss_weight),
-                                           EYE_LANDMARKS)}
+                                           masked.EYE_LANDMARKS)}
     self.landmark_loss_warmup = tuple(int(v) for v in landmark_loss_warmup)
     if len(self.landmark_loss_warmup) != 2 or not (
         0 <= self.landmark_loss_warmup[0] <= self.landmark_loss_warmup[1]):
@@ -186,6 +165,8 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     self.pixel_l1_weight = pixel_l1_weight
     self.pose_range = tuple(float(p) for p in pose_range)
     self.preview_count = int(preview_count)
+    self.gan_loss = gan_losses.check_loss_kind(gan_loss)
+    self.optimizer_factory = optimizer
 
   # ---------------------------------------------------------------- building
   def make_generator(self, name: str) -> model_lib.Generator:
@@ -217,17 +198,28 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     self.perceptual = perceptual.PerceptualLoss(self.vgg_weights_path,
                                                 width=self.vgg_width)
     self.perceptual.build(self.resolution)
-    self.ema = WeightEMA(self.generator, self.generator_ema, self.ema_decay)
-    lr, (b1, b2) = self.learning_rate, self.betas
-    self.g_optimizer = _adam(lr, b1, b2, "g_optimizer")
-    self.d_real_optimizer = _adam(lr, b1, b2, "d_real_optimizer")
-    self.d_synthetic_optimizer = _adam(lr, b1, b2, "d_synthetic_optimizer")
-    self.d_domain_optimizer = _adam(lr, b1, b2, "d_domain_optimizer")
-    self.g_optimizer.build(self.generator_side_variables())
-    self.d_real_optimizer.build(self.d_real.trainable_variables)
-    self.d_synthetic_optimizer.build(self.d_synthetic.trainable_variables)
-    self.d_domain_optimizer.build(self.d_domain.trainable_variables)
+    self.ema = self.make_ema(self.generator, self.generator_ema,
+                             self.ema_decay)
+    self.g_optimizer = self._optimizer("g_optimizer",
+                                       self.generator_side_variables())
+    # D_R, D_S, D_DA: (network, optimizer attribute, loss prefix).
+    self.d_steps = {}
+    for key, net, opt_name, prefix in (
+        ("real", self.d_real, "d_real_optimizer", "d_real"),
+        ("synthetic", self.d_synthetic, "d_synthetic_optimizer", "d_syn"),
+        ("domain", self.d_domain, "d_domain_optimizer", "d_domain")):
+      optimizer = self._optimizer(opt_name, net.trainable_variables)
+      setattr(self, opt_name, optimizer)
+      self.d_steps[key] = gan_training.DiscriminatorStep(
+          net, optimizer, loss=self.gan_loss, r1_gamma=self.r1_gamma,
+          r1_every=0, r1_per_output=self.r1_per_output, prefix=prefix)
     self._build_preview()
+
+  def _optimizer(self, name, variables):
+    b1, b2 = self.betas
+    return optimizers.make_optimizer(
+        self.optimizer_factory, name=name, learning_rate=self.learning_rate,
+        beta_1=b1, beta_2=b2, variables=variables)
 
   def generator_side_variables(self):
     """Variables of the G update: G, E_S and the latent regressor."""
@@ -290,25 +282,32 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     with G(E_S(θ)), and D_DA ``latent_of_real`` with E_S(θ).
     """
     out = {}
-    out.update(self._d_update(self.d_real, self.d_real_optimizer, real,
-                              fake_of_real, "d_real"))
-    out.update(self._d_update(self.d_synthetic, self.d_synthetic_optimizer,
-                              synthetic, fake_synthetic, "d_syn"))
-    out.update(self._d_update(self.d_domain, self.d_domain_optimizer,
-                              latent_of_real, latent_synthetic, "d_domain"))
+    out.update(self.d_steps["real"](real, fake_of_real))
+    out.update(self.d_steps["synthetic"](synthetic, fake_synthetic))
+    out.update(self.d_steps["domain"](latent_of_real, latent_synthetic))
     return out
 
-  def _d_update(self, discriminator, optimizer, real, fake, prefix):
-    with tf.GradientTape() as tape:
-      r1, real_logits = cn_losses.r1_penalty(
-          discriminator, real, self.r1_gamma, per_output=self.r1_per_output,
-          output_names=getattr(discriminator, "output_names_", None))
-      fake_logits = discriminator(fake)
-      gan_loss = cn_losses.discriminator_gan_loss(real_logits, fake_logits)
-      total = gan_loss + r1
-    gradients.minimize(tape, optimizer, total,
-                       discriminator.trainable_variables)
-    return {f"{prefix}_gan": gan_loss, f"{prefix}_r1": r1}
+  def _generator_update(self, batch, forward) -> Dict[str, tf.Tensor]:
+    """The G-side update (G main) of both stages.
+
+    ``forward()`` runs G and returns ``(terms, images, latents, rotations)``;
+    :meth:`extra_generator_losses` adds a derived method's terms under the
+    same tape.
+    """
+    def generator_losses():
+      terms, images, latents, rotations = forward()
+      terms.update(self.extra_generator_losses(
+          batch, {"images": images, "latents": latents,
+                  "rotations": rotations}))
+      return terms
+
+    return gan_training.generator_step(
+        self.g_optimizer, self.generator_side_variables(), generator_losses)
+
+  def _gan(self, logits):
+    """The weighted generator-side GAN term on a discriminator's logits."""
+    return self.gan_loss_weight * gan_losses.generator_loss(self.gan_loss,
+                                                            logits)
 
   def _synthetic_losses(self, batch, syn_image, fake_syn, iris
                        ) -> Dict[str, tf.Tensor]:
@@ -316,10 +315,9 @@ class ConfigNetStage1(method_lib.TrainingMethod):
     (perceptual), eye, GAN against D_S and the landmark-box terms."""
     g = {
         "g_image": self._perceptual(syn_image, fake_syn),
-        "g_eye": self.eye_loss_weight * cn_losses.eye_loss(
+        "g_eye": self.eye_loss_weight * masked.masked_squared_error(
             syn_image, fake_syn, iris),
-        "g_gan_syn": self.gan_loss_weight * cn_losses.generator_gan_loss(
-            self.d_synthetic(fake_syn)),
+        "g_gan_syn": self._gan(self.d_synthetic(fake_syn)),
     }
     g.update(self._box_losses(batch, syn_image, fake_syn))
     return g
@@ -332,9 +330,9 @@ class ConfigNetStage1(method_lib.TrainingMethod):
         (tf.cast(self.global_step, tf.float32) - start) / max(end - start, 1),
         0.0, 1.0) if end > 0 else 1.0
     landmarks = batch["synthetic"]["landmarks"]
-    return {name: ramp * weight * cn_losses.masked_l1(
+    return {name: ramp * weight * masked.masked_l1(
                 target, generated,
-                landmark_box_mask(landmarks, self.resolution, indices))
+                masked.landmark_box_mask(landmarks, self.resolution, indices))
             for name, (weight, indices) in self.box_loss_weights.items()
             if weight}
 
@@ -364,32 +362,26 @@ class ConfigNetStage1(method_lib.TrainingMethod):
                                       z_rand, z_syn)
 
     # Generator-side update.
-    variables = self.generator_side_variables()
-    with tf.GradientTape() as tape:
+    def generator_losses():
       z_syn = self.synthetic_encoder(theta)
-      fake = self.generator(tf.concat([z_syn, z_rand], 0),
-                            tf.concat([pose, rot_rand], 0))
+      z_all = tf.concat([z_syn, z_rand], 0)
+      rot_all = tf.concat([pose, rot_rand], 0)
+      fake = self.generator(z_all, rot_all)
       fake_syn, fake_rand = fake[:n_syn], fake[n_syn:]
       g = self._synthetic_losses(batch, syn_image, fake_syn, iris)
       g.update({
-          "g_gan_real": self.gan_loss_weight * cn_losses.generator_gan_loss(
-              self.d_real(fake_rand)),
-          "g_domain": self.domain_adversarial_weight * tf.reduce_mean(
-              tf.nn.softplus(-self.d_domain(z_syn))),
+          "g_gan_real": self._gan(self.d_real(fake_rand)),
+          "g_domain": self.domain_adversarial_weight *
+                      gan_losses.non_saturating_logistic_generator_loss(
+                          self.d_domain(z_syn)),
           "g_regression": self.latent_regression_weight *
                           cn_losses.latent_regression_loss(
-                              self.regressor(fake),
-                              tf.concat([z_syn, z_rand], 0),
-                              tf.concat([pose, rot_rand], 0)),
+                              self.regressor(fake), z_all, rot_all),
       })
-      total = cn_losses.sum_losses(g)
-    gradients.minimize(tape, self.g_optimizer, total, variables)
-    out.update(g)
-    out["g_total"] = total
-    return out
+      return g, fake, z_all, rot_all
 
-  def after_step(self) -> None:
-    self.ema.update()
+    out.update(self._generator_update(batch, generator_losses))
+    return out
 
   # ---------------------------------------------------------------- summaries
   def image_summaries(self):
@@ -423,18 +415,6 @@ class ConfigNetStage1(method_lib.TrainingMethod):
   def export_signatures(self):
     from tfface.methods.confignet import export as export_lib  # pylint: disable=g-import-not-at-top
     return export_lib.serving_module(self)
-
-
-def _resolve_checkpoint(path: str) -> str:
-  """A checkpoint prefix from a prefix, a checkpoints dir or a run dir."""
-  if tf.io.gfile.exists(path + ".index"):
-    return path
-  for directory in (path, os.path.join(path, "checkpoints")):
-    latest = tf.train.latest_checkpoint(directory)
-    if latest:
-      return latest
-  raise ValueError(f"no checkpoint found at {path!r}; expected a checkpoint "
-                   "prefix, a checkpoints/ directory or a run directory")
 
 
 @gin.configurable
@@ -477,7 +457,7 @@ class ConfigNetStage2(ConfigNetStage1):
   def build(self) -> None:
     super().build()
     if self.init_checkpoint:
-      path = _resolve_checkpoint(self.init_checkpoint)
+      path = checkpoints.resolve_checkpoint(self.init_checkpoint)
       shared = {k: v for k, v in self.nets.items() if k != "real_encoder"}
       tf.train.Checkpoint(**shared).restore(path).expect_partial(
       ).assert_existing_objects_matched()
@@ -502,8 +482,7 @@ class ConfigNetStage2(ConfigNetStage1):
     out = self._update_discriminators(real, recon, syn_image, fake_syn,
                                       z_real, z_syn)
 
-    variables = self.generator_side_variables()
-    with tf.GradientTape() as tape:
+    def generator_losses():
       z_syn = self.synthetic_encoder(theta)
       z_real, rot_real = self.real_encoder(real, training=True)
       z_all = tf.concat([z_syn, z_real], 0)
@@ -513,8 +492,7 @@ class ConfigNetStage2(ConfigNetStage1):
       g = self._synthetic_losses(batch, syn_image, fake_syn, iris)
       g.update({
           "g_image_real": self._perceptual(real, recon),
-          "g_gan_real": self.gan_loss_weight * cn_losses.generator_gan_loss(
-              self.d_real(recon)),
+          "g_gan_real": self._gan(self.d_real(recon)),
           "g_domain": self.domain_adversarial_weight *
                       cn_losses.domain_adversarial_generator_loss(
                           self.d_domain(z_real), self.d_domain(z_syn)),
@@ -523,10 +501,9 @@ class ConfigNetStage2(ConfigNetStage1):
                               self.regressor(fake), z_all, rot_all,
                               normalize=True),
       })
-      total = cn_losses.sum_losses(g)
-    gradients.minimize(tape, self.g_optimizer, total, variables)
-    out.update(g)
-    out["g_total"] = total
+      return g, fake, z_all, rot_all
+
+    out.update(self._generator_update(batch, generator_losses))
     return out
 
   def _extra_summaries(self):
@@ -537,31 +514,37 @@ class ConfigNetStage2(ConfigNetStage1):
 
 
 @gin.configurable
-class ConfigNetLatentGAN(method_lib.TrainingMethod):
+class ConfigNetLatentGAN(gan_training.GANMethod):
   """The latent GAN: G_lat maps w ~ N(0, I) to E_R's embedding distribution.
 
-  Non-saturating losses, R1 (γ = 10) on real embeddings, Adam(5e-5,
-  β = (0, 0.9)) — one optimizer each for G_lat and D_lat — and EMA 0.999 of
-  G_lat. Batches are ``{"z": [B, Z]}`` embeddings
-  (:func:`tfface.methods.confignet.data.embedding_dataset`).
+  As ``microsoft/ConfigNet:confignet/latent_gan.py``: G_lat and D_lat are
+  3-layer MLPs of hidden width ``int(1.5·Z)`` with LeakyReLU 0.3
+  (:mod:`tfface.networks.latent_mlp`); non-saturating losses, eager R1
+  (γ = 10) on real embeddings, Adam(5e-5, β = (0, 0.9)) — one optimizer each
+  for G_lat and D_lat (the reference shares one; Keras 3 optimizers own their
+  variables) — and EMA 0.999 of G_lat. Batches are ``{"z": [B, Z]}``
+  embeddings (:func:`tfface.methods.confignet.data.embedding_dataset`).
 
   Args:
     latent_dim: Z.
-    hidden: MLP width (default 2·Z).
+    hidden: MLP width (default ``int(1.5·Z)``, the reference's).
     learning_rate, beta_1, beta_2, r1_gamma, ema_decay: as above.
+    optimizer: optional factory ``(name=...) -> Keras optimizer``.
   """
 
   def __init__(self, latent_dim: int = gin.REQUIRED,
                hidden: Optional[int] = None,
                learning_rate: float = 5e-5, beta_1: float = 0.0,
                beta_2: float = 0.9, r1_gamma: float = 10.0,
-               ema_decay: float = 0.999):
+               ema_decay: float = 0.999,
+               optimizer: Optional[Callable] = None):
     self.latent_dim = int(latent_dim)
     self.hidden = hidden
     self.learning_rate = learning_rate
     self.betas = (beta_1, beta_2)
     self.r1_gamma = r1_gamma
     self.ema_decay = ema_decay
+    self.optimizer_factory = optimizer
 
   def build(self) -> None:
     z = tf.zeros([1, self.latent_dim])
@@ -573,12 +556,19 @@ class ConfigNetLatentGAN(method_lib.TrainingMethod):
         self.latent_dim, self.hidden, name="latent_discriminator")
     for net in (self.generator, self.generator_ema, self.discriminator):
       net(z)
-    self.ema = WeightEMA(self.generator, self.generator_ema, self.ema_decay)
-    lr, (b1, b2) = self.learning_rate, self.betas
-    self.g_optimizer = _adam(lr, b1, b2, "g_optimizer")
-    self.d_optimizer = _adam(lr, b1, b2, "d_optimizer")
-    self.g_optimizer.build(self.generator.trainable_variables)
-    self.d_optimizer.build(self.discriminator.trainable_variables)
+    self.ema = self.make_ema(self.generator, self.generator_ema,
+                             self.ema_decay)
+    b1, b2 = self.betas
+    adam = dict(learning_rate=self.learning_rate, beta_1=b1, beta_2=b2)
+    self.g_optimizer = optimizers.make_optimizer(
+        self.optimizer_factory, name="g_optimizer",
+        variables=self.generator.trainable_variables, **adam)
+    self.d_optimizer = optimizers.make_optimizer(
+        self.optimizer_factory, name="d_optimizer",
+        variables=self.discriminator.trainable_variables, **adam)
+    self.d_step = gan_training.DiscriminatorStep(
+        self.discriminator, self.d_optimizer, r1_gamma=self.r1_gamma,
+        r1_every=0, prefix="d")
 
   def checkpoint_items(self):
     return {"latent_generator": self.generator,
@@ -592,21 +582,16 @@ class ConfigNetLatentGAN(method_lib.TrainingMethod):
     w = tf.random.stateless_normal([n, self.latent_dim],
                                    seeding.step_seed(self.seed,
                                                      self.global_step, 1))
-    fake = self.generator(w)
-    with tf.GradientTape() as tape:
-      r1, real_logits = cn_losses.r1_penalty(self.discriminator, real,
-                                             self.r1_gamma)
-      d_gan = cn_losses.discriminator_gan_loss(real_logits,
-                                               self.discriminator(fake))
-      d_total = d_gan + r1
-    gradients.minimize(tape, self.d_optimizer, d_total,
-                       self.discriminator.trainable_variables)
-    with tf.GradientTape() as tape:
-      g_gan = cn_losses.generator_gan_loss(
-          self.discriminator(self.generator(w)))
-    gradients.minimize(tape, self.g_optimizer, g_gan,
-                       self.generator.trainable_variables)
-    return {"d_gan": d_gan, "d_r1": r1, "g_gan": g_gan}
+    losses = self.d_step(real, self.generator(w))
 
-  def after_step(self) -> None:
-    self.ema.update()
+    def generator_losses():
+      fake = self.generator(w)
+      terms = {"g_gan": gan_losses.non_saturating_logistic_generator_loss(
+          self.discriminator(fake))}
+      terms.update(self.extra_generator_losses(batch, {"latents": fake}))
+      return terms
+
+    losses.update(gan_training.generator_step(
+        self.g_optimizer, self.generator.trainable_variables,
+        generator_losses))
+    return losses

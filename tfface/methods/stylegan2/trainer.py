@@ -1,15 +1,21 @@
 """StyleGAN2 training on the shared runtime (rosinality/stylegan2-pytorch defaults).
 
-Every step: one discriminator step (non-saturating logistic loss), an R1 step
-every ``d_reg_every`` steps, one generator step (non-saturating loss, style
-mixing with probability 0.9), a path-length step every ``g_reg_every`` steps on
-``batch / pl_batch_shrink`` samples, then the G EMA update. Learning rates and
-Adam betas get the lazy-regularization adjustment. All randomness is
-stateless (:func:`tfface.training.step_seed`), so a resumed run draws the
-numbers the uninterrupted run would have drawn.
+The phases of :mod:`tfface.training.gan`, every step: D main (non-saturating
+logistic loss on one pass over real and fake images), D reg (lazy R1 every
+``d_reg_every`` steps), G main (non-saturating loss, style mixing with
+probability 0.9, plus :meth:`extra_generator_losses` of a derived method), G
+reg (path length every ``g_reg_every`` steps on ``batch / pl_batch_shrink``
+samples), then the G EMA update. Learning rates and Adam betas get the
+lazy-regularization adjustment. All randomness is stateless
+(:func:`tfface.training.step_seed`), so a resumed run draws the numbers the
+uninterrupted run would have drawn.
+
+Losses logged: ``d_gan``, ``d_real_score``, ``d_fake_score``, ``d_r1`` (raw
+penalty on R1 steps, else 0), ``g_gan``, ``g_total``,
+``path_length_penalty``, ``mean_path_length``.
 """
 
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import gin
 import numpy as np
@@ -17,6 +23,8 @@ import tensorflow as tf
 
 from tfface import training
 from tfface.losses import gan as gan_losses
+from tfface.training import gan as gan_training
+from tfface.training import optimizers
 from tfface.methods.stylegan2 import export as export_lib
 from tfface.networks import stylegan2 as networks
 
@@ -26,7 +34,7 @@ _SALT_PL_LATENT, _SALT_PL_NOISE, _SALT_PL_Y = 5, 6, 7
 
 
 @gin.configurable
-class StyleGAN2Method(training.TrainingMethod):
+class StyleGAN2Method(gan_training.GANMethod):
   """StyleGAN2 (config-f style) on the shared training runtime.
 
   Args:
@@ -51,6 +59,11 @@ class StyleGAN2Method(training.TrainingMethod):
     w_avg_decay: decay of the tracked w̄ (0.995).
     fused_modconv: grouped-conv modulation.
     num_image_samples: samples in the TensorBoard grids.
+    gan_loss: GAN loss family (``"non_saturating"``; or ``"hinge"``,
+      ``"wasserstein"``).
+    optimizer: optional factory ``(name=...) -> Keras optimizer`` (e.g.
+      ``@tf.keras.optimizers.Adam`` in gin) for both networks; the lazy
+      adjustment is applied to it. None: Adam with the settings above.
   """
 
   def __init__(self, resolution: int = 256,
@@ -67,7 +80,9 @@ class StyleGAN2Method(training.TrainingMethod):
                mixing_prob: float = 0.9,
                ema_decay: float = 0.5**(32.0 / 10000.0),
                w_avg_decay: float = 0.995, fused_modconv: bool = False,
-               num_image_samples: int = 16):
+               num_image_samples: int = 16,
+               gan_loss: str = "non_saturating",
+               optimizer: Optional[Callable] = None):
     if d_channel_preset is None:
       d_channel_preset = ("liftedgan_discriminator"
                           if channel_preset == "liftedgan_generator"
@@ -89,6 +104,8 @@ class StyleGAN2Method(training.TrainingMethod):
     self.ema_decay, self.w_avg_decay = ema_decay, w_avg_decay
     self.fused_modconv = fused_modconv
     self.num_image_samples = num_image_samples
+    self.gan_loss = gan_losses.check_loss_kind(gan_loss)
+    self.optimizer_factory = optimizer
     self.seed = 0
 
   # -- construction ---------------------------------------------------------
@@ -101,14 +118,6 @@ class StyleGAN2Method(training.TrainingMethod):
         mapping_lr_multiplier=self.mapping_lr_multiplier,
         fused_modconv=self.fused_modconv, name=name)
 
-  def _adam(self, reg_every: int, regularized: bool, name: str):
-    lr, b1, b2 = (gan_losses.lazy_regularization_adjustment(
-        self.learning_rate, self.beta_1, self.beta_2, reg_every)
-                  if regularized else
-                  (self.learning_rate, self.beta_1, self.beta_2))
-    return tf.keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2,
-                                    epsilon=self.epsilon, name=name)
-
   def build(self) -> None:
     self.generator = self.make_generator("generator")
     self.generator.build_all()
@@ -117,15 +126,21 @@ class StyleGAN2Method(training.TrainingMethod):
     self.discriminator = networks.Discriminator(
         self.resolution, self.d_channels, name="discriminator")
     self.discriminator.build_all()
-    self.ema = training.WeightEMA(self.generator, self.g_ema, self.ema_decay)
-    self.g_optimizer = self._adam(self.g_reg_every,
-                                  self.pl_weight > 0 and self.g_reg_every > 0,
-                                  "g_optimizer")
-    self.g_optimizer.build(self.generator.trainable_variables)
-    self.d_optimizer = self._adam(self.d_reg_every,
-                                  self.r1_gamma > 0 and self.d_reg_every > 0,
-                                  "d_optimizer")
-    self.d_optimizer.build(self.discriminator.trainable_variables)
+    self.ema = self.make_ema(self.generator, self.g_ema, self.ema_decay)
+    adam = dict(learning_rate=self.learning_rate, beta_1=self.beta_1,
+                beta_2=self.beta_2, epsilon=self.epsilon)
+    g_lazy = self.g_reg_every if self.pl_weight > 0 else 0
+    d_lazy = self.d_reg_every if self.r1_gamma > 0 else 0
+    self.g_optimizer = optimizers.make_optimizer(
+        self.optimizer_factory, name="g_optimizer", lazy_reg_every=g_lazy,
+        variables=self.generator.trainable_variables, **adam)
+    self.d_optimizer = optimizers.make_optimizer(
+        self.optimizer_factory, name="d_optimizer", lazy_reg_every=d_lazy,
+        variables=self.discriminator.trainable_variables, **adam)
+    self.d_step = gan_training.DiscriminatorStep(
+        self.discriminator, self.d_optimizer, loss=self.gan_loss,
+        r1_gamma=self.r1_gamma if self.d_reg_every > 0 else 0.0,
+        r1_every=self.d_reg_every, joint_batch=True, prefix="d")
     self.mean_path_length = tf.Variable(
         0.0, trainable=False, name="mean_path_length",
         aggregation=tf.VariableAggregation.MEAN)
@@ -167,49 +182,33 @@ class StyleGAN2Method(training.TrainingMethod):
   def train_step(self, batch) -> Dict[str, tf.Tensor]:
     real = batch["image"]
     batch_size = int(real.shape[0])
-    g, d = self.generator, self.discriminator
-    step = self.global_step
+    g = self.generator
 
-    # Discriminator: non-saturating logistic loss.
+    # D main + D reg (lazy R1).
     ws, _ = self.sample_ws(batch_size, self._seed(_SALT_D_LATENT))
     fake = g.synthesis(ws, noise_mode="random",
                        noise_seed=self._seed(_SALT_D_NOISE))
-    fake = tf.stop_gradient(fake)
-    with tf.GradientTape() as tape:
-      logits = d(tf.concat([real, fake], axis=0))
-      real_logits, fake_logits = logits[:batch_size], logits[batch_size:]
-      d_loss = gan_losses.non_saturating_logistic_discriminator_loss(
-          real_logits, fake_logits)
-    training.minimize(tape, self.d_optimizer, d_loss, d.trainable_variables)
+    losses = self.d_step(real, fake, self.global_step)
 
-    # Lazy R1.
-    losses = {"d_loss": d_loss,
-              "real_score": tf.reduce_mean(real_logits),
-              "fake_score": tf.reduce_mean(fake_logits)}
-    if self.r1_gamma > 0 and self.d_reg_every > 0:
-      weight = gan_losses.r1_weight(self.r1_gamma, self.d_reg_every)
+    # G main: non-saturating loss with style mixing, plus a derived method's
+    # extra terms.
+    latents = {}
 
-      def r1_loss():
-        penalty, logits = gan_losses.r1_penalty(d, real)
-        # The zero term keeps D's last layer in the graph (as rosinality).
-        return weight * penalty + 0.0 * tf.reduce_mean(logits), penalty
-
-      _, r1 = training.conditional_minimize(
-          tf.equal(step % self.d_reg_every, 0), self.d_optimizer,
-          d.trainable_variables, r1_loss)
-      losses["r1"] = r1
-
-    # Generator: non-saturating loss with style mixing.
-    with tf.GradientTape() as tape:
-      ws, w = self.sample_ws(batch_size, self._seed(_SALT_G_LATENT))
+    def generator_losses():
+      ws, latents["w"] = self.sample_ws(batch_size, self._seed(_SALT_G_LATENT))
       fake = g.synthesis(ws, noise_mode="random",
                          noise_seed=self._seed(_SALT_G_NOISE))
-      g_loss = gan_losses.non_saturating_logistic_generator_loss(d(fake))
-    training.minimize(tape, self.g_optimizer, g_loss, g.trainable_variables)
-    g.update_w_avg(tf.stop_gradient(w), self.w_avg_decay)
-    losses["g_loss"] = g_loss
+      terms = {"g_gan": gan_losses.generator_loss(self.gan_loss,
+                                                  self.discriminator(fake))}
+      terms.update(self.extra_generator_losses(
+          batch, {"images": fake, "ws": ws, "w": latents["w"]}))
+      return terms
 
-    # Lazy path-length regularization.
+    losses.update(gan_training.generator_step(
+        self.g_optimizer, g.trainable_variables, generator_losses))
+    g.update_w_avg(tf.stop_gradient(latents["w"]), self.w_avg_decay)
+
+    # G reg: lazy path-length regularization.
     if self.pl_weight > 0 and self.g_reg_every > 0:
       pl_batch = max(1, batch_size // self.pl_batch_shrink)
       weight = gan_losses.path_length_weight(self.pl_weight, self.g_reg_every)
@@ -224,17 +223,15 @@ class StyleGAN2Method(training.TrainingMethod):
             ws, current, self.pl_decay, self._seed(_SALT_PL_Y))
         return weight * penalty, new_mean
 
-      do_pl = tf.equal(step % self.g_reg_every, 0)
-      pl_penalty_weighted, new_mean = training.conditional_minimize(
-          do_pl, self.g_optimizer, g.trainable_variables, pl_loss)
+      do_pl = tf.equal(self.global_step % self.g_reg_every, 0)
+      pl_penalty_weighted, new_mean = gan_training.lazy_step(
+          self.global_step, self.g_reg_every, self.g_optimizer,
+          g.trainable_variables, pl_loss)
       # Outside the cond: a MEAN-aggregated assignment synchronizes replicas.
       self.mean_path_length.assign(tf.where(do_pl, new_mean, current))
       losses["path_length_penalty"] = pl_penalty_weighted / weight
       losses["mean_path_length"] = tf.convert_to_tensor(current)
     return losses
-
-  def after_step(self) -> None:
-    self.ema.update()
 
   # -- inspection and export ---------------------------------------------------
 
