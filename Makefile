@@ -20,7 +20,7 @@ $(VENV)/.installed: setup.py
 	touch $@
 
 demo: venv
-	$(PY) -m tfface.demo --output_dir=demo_out
+	$(PY) tools/demo.py --output_dir=demo_out
 
 test: venv
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS) tests

@@ -50,6 +50,7 @@ setuptools.setup(
             "tfface-benchmark=tfface_tools.benchmark:run",
             "tfface-edit=tfface_tools.edit:run",
             "tfface-evaluate=tfface_tools.evaluate:run",
+            "tfface-demo=tfface_tools.demo:run",
             "tfface-export=tfface_export.export_savedmodel:run",
         ],
     },

@@ -31,3 +31,28 @@ def test_console_scripts_resolve():
     tree = ast.parse(open(path).read())
     functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert function in functions, f"{name}: {path} has no {function}()"
+
+
+def _imported_modules(path):
+  for node in ast.walk(ast.parse(open(path).read())):
+    if isinstance(node, ast.Import):
+      yield from (a.name for a in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      yield node.module
+      yield from (f"{node.module}.{a.name}" for a in node.names)
+
+
+def test_absl_flags_live_only_in_binaries():
+  """The library (tfface/) reads no flags; tools/ and export/ define them."""
+  offenders = []
+  for root, _, files in os.walk(os.path.join(REPO, "tfface")):
+    for name in sorted(f for f in files if f.endswith(".py")):
+      path = os.path.join(root, name)
+      if {"absl.flags", "absl.app"} & set(_imported_modules(path)):
+        offenders.append(os.path.relpath(path, REPO))
+  assert not offenders, f"absl flags or app imported by the library: {offenders}"
+
+
+def test_make_demo_runs_the_demo_binary():
+  makefile = open(os.path.join(REPO, "Makefile")).read()
+  assert "$(PY) tools/demo.py --output_dir=demo_out" in makefile

@@ -19,6 +19,23 @@ class ConfigError(ValueError):
 
 _REGISTERED = False
 
+# gin resolves ``include 'gin/...'`` against its search paths, the working
+# directory first. Adding the root of this checkout (the directory holding
+# ``gin/``) lets the shipped gin files include each other by repository path
+# (``include 'gin/stylegan2/ffhq_256.gin'``) from any working directory.
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SEARCH_PATH_ADDED = False
+
+
+def add_repo_search_path() -> None:
+  """Puts the checkout's root on gin's include search path (idempotent)."""
+  global _SEARCH_PATH_ADDED
+  if _SEARCH_PATH_ADDED:
+    return
+  if os.path.isdir(os.path.join(_REPO_ROOT, "gin")):
+    gin.add_config_file_search_path(_REPO_ROOT)
+  _SEARCH_PATH_ADDED = True
+
 
 def register_external_configurables() -> None:
   """Makes Keras optimizers and schedules nameable in gin (idempotent).
@@ -52,7 +69,9 @@ def parse_config(gin_files: Sequence[str] = (),
   """Parses gin files and bindings, raising ConfigError with one clear line.
 
   Args:
-    gin_files: paths of ``.gin`` files, applied in order.
+    gin_files: paths of ``.gin`` files, applied in order. Their ``include``
+      statements name files relative to the working directory or to the
+      checkout's root (``include 'gin/confignet/cpu_demo.gin'``).
     gin_params: bindings such as ``"train.max_steps = 10"``, applied after the
       files.
     finalize: lock the config after parsing.
@@ -62,6 +81,7 @@ def parse_config(gin_files: Sequence[str] = (),
       names an unknown configurable or parameter.
   """
   register_external_configurables()
+  add_repo_search_path()
   # Importing these registers their configurables (train, methods, datasets).
   import tfface.methods  # pylint: disable=g-import-not-at-top,unused-import
   import tfface.training.train_lib  # pylint: disable=g-import-not-at-top,unused-import

@@ -1,11 +1,13 @@
 r"""``make demo``: ConfigNet trained end to end on the CPU, in under 20 minutes.
 
-  python -m tfface.demo --output_dir=demo_out [--vgg19_weights=FILE] [--tiny]
+The library half of ``tools/demo.py`` (``python tools/demo.py
+--output_dir=demo_out [--vgg19_weights=FILE] [--tiny]``): :func:`run_demo`
+and its steps. It reads no flags.
 
-Steps (everything lands under ``--output_dir``):
+Steps (everything lands under ``output_dir``):
   1. Renders the labeled synthetic dataset and its unlabeled pseudo-real
-     domain at 64 px with the procedural face model (``data/``), plus a small
-     held-out synthetic set (``data/heldout/``).
+     domain at the training resolution with the procedural face model
+     (``data/``), plus a small held-out synthetic set (``data/heldout/``).
   2. Trains ConfigNet stage 1 (``runs/stage1``) and stage 2 (``runs/stage2``,
      initialized from stage 1) with a progress line, then the latent GAN on
      E_R embeddings (``runs/latent_gan``). TensorBoard logs are in each run's
@@ -18,10 +20,20 @@ Steps (everything lands under ``--output_dir``):
      ``tools/evaluate.py confignet`` measures) into ``control.json`` and
      prints the main numbers.
 
-Perceptual loss: with ``--vgg19_weights`` (a Keras VGG-19 no-top weights
-file) the real VGG-19 loss is used. Without it (machines without internet
-have none) the demo says so and uses the documented fallback: a pixel L1
-term plus the VGG-19 feature loss on a random-weight VGG-19 of 1/8 width.
+Where the settings live. The training recipe -- resolution, network sizes,
+optimizer, loss weights, warm-up, EMA, perceptual loss, E_R backbone, batch,
+steps and seed -- is ``gin/confignet/cpu_demo.gin`` (``--tiny``:
+``gin/confignet/demo_tiny.gin``, which includes it), parsed with
+:func:`tfface.config.parse_config`; the demo builds its method objects under
+that config, so ``tools/train.py`` and the demo share one copy of every value.
+:class:`DemoSettings` holds only what no configurable reads: the datasets the
+demo renders, the held-out set, the latent-GAN steps and the control sheet.
+
+Perceptual loss: with ``vgg19_weights`` (a Keras VGG-19 no-top weights
+file) the real VGG-19 loss is used, by gin bindings layered over the file
+(:func:`vgg_bindings`). Without it (machines without internet have none) the
+demo says so and uses the documented fallback: a pixel L1 term plus the
+VGG-19 feature loss on a random-weight VGG-19 of 1/8 width.
 
 The CPU settings shrink the reference networks (channels, a 16³ learned
 constant instead of 4³ (30% faster, same quality), a small E_R backbone
@@ -37,40 +49,46 @@ blinks and gaze learnable within minutes (measured; numbers in the README's
   * masked L1 losses on boxes around the mouth and the eye landmarks
     (weight 40 each), warmed up over stage-1 steps 500–1500: from step 0 they
     paint mouth colour everywhere, before G knows where the face is.
-See :class:`DemoSettings`, whose comments give the reference values.
+cpu_demo.gin's comments give the reference values.
 """
 
 import dataclasses
+import inspect
 import json
 import math
 import os
-import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
-from absl import app
-from absl import flags
-from absl import logging
+import gin
 import numpy as np
-
-flags.DEFINE_string("output_dir", "demo_out", "Where everything is written.")
-flags.DEFINE_string("vgg19_weights", None,
-                    "Keras VGG-19 (include_top=False) weights file for the "
-                    "perceptual loss; without it a fallback is used.")
-flags.DEFINE_bool("tiny", False, "Tiny settings (seconds; for tests).")
-flags.DEFINE_integer("stage1_steps", None, "Overrides the stage-1 steps.")
-flags.DEFINE_integer("stage2_steps", None, "Overrides the stage-2 steps.")
-
-FLAGS = flags.FLAGS
 
 ROWS = ("yaw", "pitch", "jawOpen", "mouthSmile", "illumination",
         "hair colour", "gaze")
 
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GIN_DIR = os.path.join(_REPO_ROOT, "gin", "confignet")
+# The training recipe of ``make demo`` (also a tools/train.py config).
+CPU_DEMO_GIN = os.path.join(GIN_DIR, "cpu_demo.gin")
+# cpu_demo.gin shrunk to seconds (tests, ``--tiny``).
+TINY_DEMO_GIN = os.path.join(GIN_DIR, "demo_tiny.gin")
+# The macro of cpu_demo.gin that holds the stage-2 steps (stage 1's are
+# ``train.max_steps``).
+STAGE2_STEPS_MACRO = "STAGE2_STEPS"
+
 
 @dataclasses.dataclass
 class DemoSettings:
-  """Sizes and schedule of the demo (the defaults are ``make demo``'s)."""
-  image_size: int = 64
+  """What the demo does besides training (the defaults are ``make demo``'s).
+
+  The training settings are not here but in the gin file ``gin_file``. These
+  stay in Python because no configurable takes them: binding them in
+  cpu_demo.gin would make it unusable for tools/train.py (gin rejects
+  bindings of unknown configurables), and a second, demo-only gin file would
+  split the demo's configuration over two files per mode for no reader's
+  benefit.
+  """
+  gin_file: str = CPU_DEMO_GIN
   num_synthetic: int = 2000
   num_pseudo_real: int = 1000
   num_heldout: int = 64
@@ -82,92 +100,147 @@ class DemoSettings:
   # default sampling (held-out data keeps the default).
   expression_focus: tuple = ("jawOpen", "mouthSmile", "eyeBlink")
   expression_focus_probability: float = 0.5
-  batch_size: int = 8
-  stage1_steps: int = 4000
-  stage2_steps: int = 400
   latent_gan_steps: int = 400
   columns: int = 7
-  generator: Dict[str, object] = dataclasses.field(default_factory=lambda: dict(
-      const_channels=64, channels_3d=(32, 16), channels_3d_post=(16, 16),
-      projection_channels=128, channels_2d=(64, 32), mlp_units=64,
-      constant_size=16))
-  discriminator: Dict[str, object] = dataclasses.field(
-      default_factory=lambda: dict(num_blocks=4, base_filters=16,
-                                   max_filters=128))
-  encoder_widths: tuple = (16, 32, 64, 128)
-  # A run of ~2000 steps instead of 2×50k: faster optimizer settings and
-  # supervised terms in the lead (reference values in comments).
-  learning_rate: float = 2e-3          # 4e-4
-  beta_1: float = 0.5                  # 0
-  beta_2: float = 0.99                 # 0.9
-  gan_loss_weight: float = 0.1         # 1
-  latent_regression_weight: float = 1.0   # 10
-  domain_adversarial_weight: float = 1.0  # 5
-  mouth_loss_weight: float = 40.0      # not in the reference (0)
-  eye_box_loss_weight: float = 40.0    # not in the reference (0)
-  landmark_loss_warmup: tuple = (500, 1500)  # stage 1 only
-  ema_decay: float = 0.99              # 0.999
-  pixel_l1_weight: float = 20.0        # 0 (fallback term, see module doc)
-  vgg_width: float = 0.125
-  log_every: int = 50
-  image_every: int = 500
-  seed: int = 0
 
 
 def tiny_settings() -> DemoSettings:
   """Seconds-long settings that still run every step of the demo."""
-  return DemoSettings(
-      image_size=32, num_synthetic=8, num_pseudo_real=8, num_heldout=4,
-      render_batch=8, batch_size=4, stage1_steps=2, stage2_steps=2,
-      latent_gan_steps=2, columns=3,
-      generator=dict(const_channels=8, channels_3d=(8, 4),
-                     channels_3d_post=(4, 4), projection_channels=8,
-                     channels_2d=(8,), mlp_units=8),
-      discriminator=dict(num_blocks=2, base_filters=4, max_filters=8),
-      encoder_widths=(4, 8), vgg_width=0.0625, log_every=1, image_every=2)
+  return DemoSettings(gin_file=TINY_DEMO_GIN, num_synthetic=8,
+                      num_pseudo_real=8, num_heldout=4, render_batch=8,
+                      latent_gan_steps=2, columns=3)
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """The training schedule of the parsed gin config.
+
+  ``batch_size``, ``stage1_steps``, ``log_every``, ``summary_every``,
+  ``image_every`` and ``seed`` are the ``train.*`` bindings (``train``'s
+  defaults where unbound); ``stage2_steps`` is the ``STAGE2_STEPS`` macro.
+  """
+  batch_size: int
+  stage1_steps: int
+  stage2_steps: int
+  log_every: int
+  summary_every: int
+  image_every: int
+  seed: int
+
+
+def _resolve(value):
+  """``value`` with gin macro references (``%NAME``) replaced by their values."""
+  while (isinstance(value, gin.config.ConfigurableReference) and
+         value.selector == "gin.macro"):
+    value = gin.query_parameter("%" + "/".join(value.scopes))
+  return value
+
+
+def _train_setting(name: str):
+  """``train.<name>`` as bound in the parsed config, else train's default."""
+  try:
+    return _resolve(gin.query_parameter(f"train.{name}"))
+  except ValueError:
+    from tfface.training import train_lib  # pylint: disable=g-import-not-at-top
+    return inspect.signature(train_lib.train).parameters[name].default
+
+
+def read_schedule() -> Schedule:
+  """The :class:`Schedule` of the parsed config.
+
+  Raises:
+    ValueError: the config defines no ``STAGE2_STEPS`` macro.
+  """
+  try:
+    stage2_steps = _resolve(gin.query_parameter("%" + STAGE2_STEPS_MACRO))
+  except ValueError as e:
+    raise ValueError(
+        f"the demo's gin config defines no {STAGE2_STEPS_MACRO} macro; "
+        f"expected '{STAGE2_STEPS_MACRO} = <stage-2 steps>' as in "
+        "gin/confignet/cpu_demo.gin") from e
+  return Schedule(
+      batch_size=int(_train_setting("global_batch_size")),
+      stage1_steps=int(_train_setting("max_steps")),
+      stage2_steps=int(stage2_steps),
+      log_every=int(_train_setting("log_every")),
+      summary_every=int(_train_setting("summary_every")),
+      image_every=int(_train_setting("image_every")),
+      seed=int(_train_setting("seed")))
+
+
+def vgg_bindings(vgg19_weights: Optional[str]) -> List[str]:
+  """gin bindings that switch both stages to the real VGG-19 loss.
+
+  With a weights file: full-width VGG-19 and no pixel L1 term (the fallback's
+  other half). Bound on both stages so that a gin file with its own
+  ``ConfigNetStage2`` perceptual bindings is overridden too. None: none.
+  """
+  if not vgg19_weights:
+    return []
+  return [binding
+          for stage in ("ConfigNetStage1", "ConfigNetStage2")
+          for binding in (f"{stage}.vgg_weights_path = {str(vgg19_weights)!r}",
+                          f"{stage}.vgg_width = 1.0",
+                          f"{stage}.pixel_l1_weight = 0.0")]
+
+
+def parse_demo_config(gin_file: str = CPU_DEMO_GIN,
+                      vgg19_weights: Optional[str] = None,
+                      gin_params: Sequence[str] = ()) -> None:
+  """Clears gin, then parses ``gin_file``, :func:`vgg_bindings` and
+  ``gin_params`` (in that order, so ``gin_params`` win).
+
+  Raises:
+    tfface.config.ConfigError: a missing or invalid file or binding.
+  """
+  from tfface import config  # pylint: disable=g-import-not-at-top
+  gin.clear_config()
+  config.parse_config([gin_file],
+                      vgg_bindings(vgg19_weights) + list(gin_params),
+                      finalize=False)
+
+
+def build_stages(stage1_dir: Optional[str] = None):
+  """Stage 1 and stage 2 as the parsed config makes them.
+
+  Args:
+    stage1_dir: the stage-1 run that initializes stage 2 (read when stage 2
+      is built, i.e. when its training starts).
+
+  Returns:
+    ``(ConfigNetStage1, ConfigNetStage2)``, not built yet.
+  """
+  from tfface.methods.confignet import trainer  # pylint: disable=g-import-not-at-top
+  return (trainer.ConfigNetStage1(),
+          trainer.ConfigNetStage2(init_checkpoint=stage1_dir))
 
 
 def _say(message: str) -> None:
   print(f"[demo] {message}", flush=True)
 
 
-def make_data(output_dir: str, s: DemoSettings) -> Dict[str, str]:
-  """Renders the three datasets (resumes complete shards); returns globs."""
+def make_data(output_dir: str, s: DemoSettings, image_size: int,
+              seed: int) -> Dict[str, str]:
+  """Renders the three datasets at ``image_size`` px (resumes complete
+  shards); returns their globs. Held-out faces use ``seed + 1000``."""
   from tfface.data import sharded_writer  # pylint: disable=g-import-not-at-top
   from tfface.data import synthetic  # pylint: disable=g-import-not-at-top
   data_dir = os.path.join(output_dir, "data")
   heldout_dir = os.path.join(data_dir, "heldout")
   focus = (tuple(s.expression_focus), s.expression_focus_probability)
-  jobs = (("synthetic", data_dir, s.num_synthetic, s.seed, focus),
-          ("pseudo_real", data_dir, s.num_pseudo_real, s.seed, focus),
-          ("synthetic", heldout_dir, s.num_heldout, s.seed + 1000, ((), 0.0)))
-  for mode, directory, count, seed, (names, probability) in jobs:
-    _say(f"rendering {count} {mode} faces at {s.image_size} px -> {directory}")
+  jobs = (("synthetic", data_dir, s.num_synthetic, seed, focus),
+          ("pseudo_real", data_dir, s.num_pseudo_real, seed, focus),
+          ("synthetic", heldout_dir, s.num_heldout, seed + 1000, ((), 0.0)))
+  for mode, directory, count, job_seed, (names, probability) in jobs:
+    _say(f"rendering {count} {mode} faces at {image_size} px -> {directory}")
     synthetic.write_synthetic_dataset(
-        directory, count, s.image_size, mode=mode, seed=seed,
+        directory, count, image_size, mode=mode, seed=job_seed,
         batch_size=min(s.render_batch, count), zoom=s.zoom,
         expression_focus=names, expression_focus_probability=probability,
         show_progress=True)
   return {"synthetic": sharded_writer.shard_pattern(data_dir, "synthetic"),
           "pseudo_real": sharded_writer.shard_pattern(data_dir, "pseudo_real"),
           "heldout": sharded_writer.shard_pattern(heldout_dir, "synthetic")}
-
-
-def method_kwargs(s: DemoSettings, vgg19_weights: Optional[str]) -> dict:
-  return dict(
-      resolution=s.image_size, factor_preset="synthetic",
-      generator=s.generator, discriminator=s.discriminator,
-      learning_rate=s.learning_rate, beta_1=s.beta_1, beta_2=s.beta_2,
-      ema_decay=s.ema_decay,
-      gan_loss_weight=s.gan_loss_weight,
-      latent_regression_weight=s.latent_regression_weight,
-      domain_adversarial_weight=s.domain_adversarial_weight,
-      mouth_loss_weight=s.mouth_loss_weight,
-      eye_box_loss_weight=s.eye_box_loss_weight,
-      vgg_weights_path=vgg19_weights,
-      vgg_width=1.0 if vgg19_weights else s.vgg_width,
-      pixel_l1_weight=0.0 if vgg19_weights else s.pixel_l1_weight,
-      r1_per_output=False)
 
 
 def heldout_faces(pattern: str, image_size: int, count: int):
@@ -276,10 +349,52 @@ def write_sheet(rows: Dict[str, np.ndarray], path: str, scale: int = 2) -> None:
 
 
 def run_demo(output_dir: str, settings: Optional[DemoSettings] = None,
-             vgg19_weights: Optional[str] = None) -> Dict[str, str]:
-  """Runs the whole demo; returns the paths it wrote (also printed)."""
+             vgg19_weights: Optional[str] = None,
+             gin_params: Sequence[str] = ()) -> Dict[str, str]:
+  """Runs the whole demo; returns the paths it wrote (also printed).
+
+  Args:
+    output_dir: where everything is written.
+    settings: the demo's own settings and its gin file (default
+      :class:`DemoSettings`: ``make demo``).
+    vgg19_weights: Keras VGG-19 no-top weights file for the perceptual loss;
+      None uses the fallback.
+    gin_params: gin bindings applied over ``settings.gin_file``.
+
+  The demo owns gin's global config while it runs: it clears it, parses its
+  own, and clears it again when it returns or fails.
+
+  Raises:
+    tfface.config.ConfigError: the gin file or a binding is missing or
+      invalid, or the methods cannot be built from them (one line, before
+      anything is written).
+  """
+  s = settings or DemoSettings()
+  try:
+    parse_demo_config(s.gin_file, vgg19_weights, gin_params)
+    return _run_demo(output_dir, s)
+  finally:
+    gin.clear_config()
+
+
+def _configured(s: DemoSettings, runs: str):
+  """The stages, the schedule, from the parsed config (ConfigError if bad)."""
+  from tfface import config  # pylint: disable=g-import-not-at-top
+  try:
+    stage1, stage2 = build_stages(os.path.join(runs, "stage1"))
+    return stage1, stage2, read_schedule()
+  except ValueError as e:
+    # Constructor checks (gin appends its call chain on further lines).
+    raise config.ConfigError(
+        f"gin file {s.gin_file!r} does not configure the demo: "
+        f"{str(e).splitlines()[0]}") from e
+
+
+def _run_demo(output_dir: str, s: DemoSettings) -> Dict[str, str]:
+  """:func:`run_demo` under its parsed gin config."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import control  # pylint: disable=g-import-not-at-top
+  from tfface.data import sources as data_sources  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import data as cn_data  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import evaluation as cn_evaluation  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import export as cn_export  # pylint: disable=g-import-not-at-top
@@ -287,65 +402,64 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None,
   from tfface.rendering import procedural_model  # pylint: disable=g-import-not-at-top
   from tfface.training import loop  # pylint: disable=g-import-not-at-top
 
-  s = settings or DemoSettings()
+  runs = os.path.join(output_dir, "runs")
+  stage1, stage2, schedule = _configured(s, runs)
+  resolution = stage1.resolution
   start = time.monotonic()
   os.makedirs(output_dir, exist_ok=True)
-  if vgg19_weights:
-    _say(f"perceptual loss: VGG-19 weights from {vgg19_weights}")
+  if stage1.vgg_weights_path:
+    _say(f"perceptual loss: VGG-19 weights from {stage1.vgg_weights_path}")
   else:
     _say("no VGG-19 weights file configured (--vgg19_weights): using the "
          "fallback perceptual loss, pixel L1 + random-feature VGG-19 "
-         f"(width {s.vgg_width:g}).")
-  patterns = make_data(output_dir, s)
+         f"(width {stage1.vgg_width:g}).")
+  patterns = make_data(output_dir, s, resolution, schedule.seed)
   _say(f"data ready after {time.monotonic() - start:.0f}s")
 
   def dataset(batch):
     return cn_data.confignet_dataset(
         batch, synthetic_pattern=patterns["synthetic"],
-        real_source=patterns["pseudo_real"], image_size=s.image_size,
-        seed=s.seed)
+        real_source=patterns["pseudo_real"], image_size=resolution,
+        seed=schedule.seed)
 
-  def config(steps):
-    return loop.LoopConfig(max_steps=steps, checkpoint_every=max(steps, 1),
-                           image_every=s.image_every, log_every=s.log_every,
-                           summary_every=s.log_every, seed=s.seed)
+  def loop_config(steps):
+    # One checkpoint per stage, at its end (train.checkpoint_every is for
+    # tools/train.py runs, which may be interrupted and resumed).
+    return loop.LoopConfig(
+        max_steps=steps, checkpoint_every=max(steps, 1),
+        image_every=schedule.image_every, log_every=schedule.log_every,
+        summary_every=schedule.summary_every, seed=schedule.seed)
 
-  runs = os.path.join(output_dir, "runs")
-  kwargs = method_kwargs(s, vgg19_weights)
-  _say(f"stage 1: {s.stage1_steps} steps, batch {s.batch_size} "
+  _say(f"stage 1: {schedule.stage1_steps} steps, batch {schedule.batch_size} "
        "(half synthetic, half pseudo-real)")
-  stage1 = trainer.ConfigNetStage1(
-      landmark_loss_warmup=s.landmark_loss_warmup, **kwargs)
-  loop.run_training(stage1, dataset(s.batch_size),
-                    os.path.join(runs, "stage1"), config(s.stage1_steps))
+  loop.run_training(stage1, dataset(schedule.batch_size),
+                    os.path.join(runs, "stage1"),
+                    loop_config(schedule.stage1_steps))
   _say(f"stage 1 done after {time.monotonic() - start:.0f}s")
-  _say(f"stage 2: {s.stage2_steps} steps, initialized from stage 1")
-  stage2 = trainer.ConfigNetStage2(
-      init_checkpoint=os.path.join(runs, "stage1"), encoder_backbone="small",
-      encoder_widths=s.encoder_widths,
-      image_loss_weight=10 * stage1.image_loss_weight, **kwargs)
-  loop.run_training(stage2, dataset(s.batch_size),
-                    os.path.join(runs, "stage2"), config(s.stage2_steps))
+  _say(f"stage 2: {schedule.stage2_steps} steps, initialized from stage 1")
+  loop.run_training(stage2, dataset(schedule.batch_size),
+                    os.path.join(runs, "stage2"),
+                    loop_config(schedule.stage2_steps))
   _say(f"stage 2 done after {time.monotonic() - start:.0f}s")
 
   _say(f"latent GAN: {s.latent_gan_steps} steps on E_R embeddings")
-  real = cn_data.real_images("pseudo_real", patterns["pseudo_real"],
-                             s.image_size, min(32, s.num_pseudo_real),
-                             shuffle=False, repeat=False)
+  real = data_sources.image_source(
+      "pseudo_real", patterns["pseudo_real"], resolution,
+      min(32, s.num_pseudo_real), shuffle=False, repeat=False)
   embeddings = cn_data.embed_images(stage2.real_encoder, real, 64)
   emb_path = os.path.join(runs, "embeddings.npy")
   np.save(emb_path + ".tmp.npy", embeddings)
   os.replace(emb_path + ".tmp.npy", emb_path)
-  latent_gan = trainer.ConfigNetLatentGAN(
-      latent_dim=stage2.table.latent_dim, learning_rate=2e-4, ema_decay=0.99)
+  latent_gan = trainer.ConfigNetLatentGAN(latent_dim=stage2.table.latent_dim)
   loop.run_training(
       latent_gan,
       cn_data.embedding_dataset(min(32, len(embeddings)), emb_path),
       os.path.join(runs, "latent_gan"),
       loop.LoopConfig(max_steps=s.latent_gan_steps,
                       checkpoint_every=s.latent_gan_steps, image_every=0,
-                      log_every=max(s.log_every, s.latent_gan_steps // 4),
-                      seed=s.seed))
+                      log_every=max(schedule.log_every,
+                                    s.latent_gan_steps // 4),
+                      seed=schedule.seed))
 
   export_dir = cn_export.export(stage2, os.path.join(output_dir, "export"),
                                 latent_generator=latent_gan.generator_ema)
@@ -353,7 +467,7 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None,
 
   controller = control.ConfigNetController.from_method(
       stage2, latent_gan.generator_ema)
-  faces = heldout_faces(patterns["heldout"], s.image_size, s.num_heldout)
+  faces = heldout_faces(patterns["heldout"], resolution, s.num_heldout)
   base = {k: v[:1].copy() for k, v in faces["factors"].items()}
   base["expression"][:] = 0.0  # Neutral face; rows add one expression each.
   base["pose"][:] = 0.0
@@ -376,7 +490,11 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None,
   summary = os.path.join(output_dir, "demo_summary.json")
   with open(summary + ".tmp", "w") as f:
     json.dump(dict(paths, seconds=time.monotonic() - start,
-                   settings=dataclasses.asdict(s)), f, indent=2, default=str)
+                   resolution=resolution,
+                   settings=dataclasses.asdict(s),
+                   schedule=dataclasses.asdict(schedule),
+                   gin_config=gin.config_str()),
+              f, indent=2, default=str)
   os.replace(summary + ".tmp", summary)
   elapsed = time.monotonic() - start
   _say(f"finished in {elapsed / 60:.1f} min")
@@ -387,23 +505,3 @@ def run_demo(output_dir: str, settings: Optional[DemoSettings] = None,
   _say(f"controls         : {png}  (rows: {', '.join(rows)})")
   del tf
   return paths
-
-
-def main(argv: List[str]) -> int:
-  del argv
-  logging.set_verbosity(logging.INFO)
-  settings = tiny_settings() if FLAGS.tiny else DemoSettings()
-  if FLAGS.stage1_steps is not None:
-    settings.stage1_steps = FLAGS.stage1_steps
-  if FLAGS.stage2_steps is not None:
-    settings.stage2_steps = FLAGS.stage2_steps
-  if FLAGS.vgg19_weights and not os.path.isfile(FLAGS.vgg19_weights):
-    print(f"error: --vgg19_weights {FLAGS.vgg19_weights!r} does not exist; "
-          "expected a Keras VGG-19 no-top weights .h5 file", file=sys.stderr)
-    return 1
-  run_demo(FLAGS.output_dir, settings, FLAGS.vgg19_weights)
-  return 0
-
-
-if __name__ == "__main__":
-  app.run(main)
