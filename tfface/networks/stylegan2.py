@@ -190,17 +190,13 @@ class SynthesisNetwork(keras.Model):
     convs = [("conv1", self.conv1)] + [(f"convs_{i}", c)
                                        for i, c in enumerate(self.convs)]
     for name, layer in convs:
-      out[f"{name}.conv.weight"] = layer.conv.weight
-      out[f"{name}.conv.modulation.kernel"] = layer.conv.modulation.kernel
-      out[f"{name}.conv.modulation.bias"] = layer.conv.modulation.bias
+      out.update(_modulated_conv_variables(name, layer.conv))
       out[f"{name}.noise.strength"] = layer.noise.strength
       out[f"{name}.activate.bias"] = layer.activate.bias
     rgbs = [("to_rgb1", self.to_rgb1)] + [(f"to_rgbs_{i}", t)
                                           for i, t in enumerate(self.to_rgbs)]
     for name, layer in rgbs:
-      out[f"{name}.conv.weight"] = layer.conv.weight
-      out[f"{name}.conv.modulation.kernel"] = layer.conv.modulation.kernel
-      out[f"{name}.conv.modulation.bias"] = layer.conv.modulation.bias
+      out.update(_modulated_conv_variables(name, layer.conv))
       out[f"{name}.bias"] = layer.bias
     for i, buffer in enumerate(self.noise_buffers):
       out[f"noise_{i}"] = buffer
@@ -288,6 +284,13 @@ class SynthesisNetwork(keras.Model):
     if return_features:
       return skip, features
     return skip
+
+
+def _modulated_conv_variables(name: str, conv) -> Dict[str, tf.Variable]:
+  """A ModulatedConv2D's weights under rosinality's names (``<name>.conv.*``)."""
+  return {f"{name}.conv.weight": conv.weight,
+          f"{name}.conv.modulation.kernel": conv.modulation.kernel,
+          f"{name}.conv.modulation.bias": conv.modulation.bias}
 
 
 def mix_styles(w1: tf.Tensor, w2: tf.Tensor, index, num_ws: int) -> tf.Tensor:

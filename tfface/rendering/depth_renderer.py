@@ -25,8 +25,8 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_graphics.geometry.transformation import rotation_matrix_3d
 
+from tfface.rendering import camera
 from tfface.rendering import image_size as image_size_lib
 from tfface.rendering import rasterizer
 
@@ -238,7 +238,7 @@ class DepthMapRenderer:
     """
     points = tf.reshape(self.unproject(depth), [tf.shape(depth)[0], -1, 3])
     rotation, translation = self.parse_view(view)
-    matrix = rotation_matrix_3d.from_euler(rotation)  # [B, 3, 3], Rz·Ry·Rx
+    matrix = camera.rotation_matrix(rotation)  # [B, 3, 3], Rz·Ry·Rx
     center = tf.constant([0.0, 0.0, self.rot_center_depth])
     moved = tf.einsum("bij,bvj->bvi", matrix, points - center)
     moved = moved + center + translation[:, None, :]
