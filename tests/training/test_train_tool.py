@@ -85,3 +85,14 @@ def test_progress_line_and_operative_config(tmp_path):
   config = (tmp_path / "operative_config.gin").read_text()
   assert "ToyRegression.learning_rate = 0.05" in config
   assert not any(n.endswith(".tmp") for n in os.listdir(tmp_path))
+
+
+def test_wrong_typed_and_out_of_range_settings_give_one_line(tmp_path):
+  result = su.run(su.train_command(tmp_path,
+                                   "--gin_param=train.max_steps = 'ten'"))
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert errors == ["error: train.max_steps must be an integer >= 1, got "
+                    "'ten' (str)"]
+  # Nothing was built or written for a rejected setting.
+  assert not os.path.exists(os.path.join(tmp_path, "run", "checkpoints"))

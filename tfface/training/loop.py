@@ -57,6 +57,36 @@ class LoopConfig:
   seed: int = 0
   checkpoint_iterator: bool = True
 
+  def __post_init__(self):
+    """Checks every field before any graph is built (types and ranges)."""
+    for name, minimum in _LOOP_MINIMUMS.items():
+      check_int_setting(f"train.{name}", getattr(self, name), minimum)
+    if not isinstance(self.checkpoint_iterator, bool):
+      raise ValueError("train.checkpoint_iterator must be True or False, got "
+                       f"{self.checkpoint_iterator!r}")
+
+
+# Smallest allowed value of each LoopConfig field (0 disables summaries).
+_LOOP_MINIMUMS = {"max_steps": 1, "checkpoint_every": 1, "keep_checkpoints": 1,
+                  "summary_every": 0, "image_every": 0, "log_every": 1,
+                  "seed": 0}
+
+
+def check_int_setting(name: str, value, minimum: int) -> int:
+  """``value`` if it is an int >= ``minimum``, else one clear ValueError.
+
+  Args:
+    name: how the user sets it (``train.max_steps``), named in the message.
+    value: the given value; bools, floats and strings are rejected.
+    minimum: the smallest allowed value.
+  """
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise ValueError(f"{name} must be an integer >= {minimum}, got "
+                     f"{value!r} ({type(value).__name__})")
+  if value < minimum:
+    raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+  return int(value)
+
 
 def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
   return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)

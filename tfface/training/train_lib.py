@@ -56,16 +56,22 @@ def train(model_dir: str,
   Returns:
     The losses of the last step.
   """
-  # The strategy first: logical CPU devices must exist before any op runs.
-  dist = strategy_lib.make_strategy(strategy, num_cpu_replicas)
+  # Every setting is checked before anything is built (one clear line each).
+  loop.check_int_setting("train.global_batch_size", global_batch_size, 1)
+  loop.check_int_setting("--num_cpu_replicas", num_cpu_replicas, 1)
+  if max_steps_override is not None:
+    loop.check_int_setting("--max_steps", max_steps_override, 1)
   config = loop.LoopConfig(
-      max_steps=max_steps_override or max_steps,
+      max_steps=(max_steps if max_steps_override is None
+                 else max_steps_override),
       checkpoint_every=checkpoint_every,
       keep_checkpoints=keep_checkpoints,
       summary_every=summary_every,
       image_every=image_every,
       log_every=log_every,
       seed=seed)
+  # The strategy first: logical CPU devices must exist before any op runs.
+  dist = strategy_lib.make_strategy(strategy, num_cpu_replicas)
   dataset = dataset_fn(global_batch_size)
   return loop.run_training(method(), dataset, model_dir, config,
                            strategy=dist, resume=resume,
