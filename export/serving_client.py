@@ -1,33 +1,41 @@
-r"""Calls a tfface model served by TensorFlow Serving's REST API.
+r"""Calls a tfface model served by stock TensorFlow Serving, over REST or gRPC.
 
-Start a stock server on an exported model (the layout export_savedmodel.py
-writes, ``<base>/<version>/saved_model.pb``):
+Serve an export (the layout ``tools/export`` writes: ``<base>/<version>/``
+plus ``models.config`` beside it):
 
-  tensorflow_model_server --rest_api_port=8501 \
-      --model_config_file=export/models.config
+  tensorflow_model_server --rest_api_port=8501 --port=8500 \
+      --model_config_file=<export_dir>/models.config
 
 then, for example:
 
   python export/serving_client.py --model=confignet --signature=sample \
       --input='n=4' --input='seed=0' --input='truncation=0.7' --png=out.png
+  python export/serving_client.py --protocol=grpc --target=127.0.0.1:8500 ...
 
-Inputs are ``name=value`` with a JSON value (number or nested list). Image
-outputs (``[N, H, W, 3]`` floats in [-1, 1]) are written as one PNG grid.
+Inputs are ``name=value`` with a JSON value (number or nested list). Each
+image output (``[N, H, W, 3]`` floats in [-1, 1]) is written as a PNG grid
+(``out.png`` for an output named ``image``, else ``out_<name>.png``); other
+outputs are printed as JSON. A refused request is one ``error:`` line with
+the server's reason, exit code 1.
 """
 
 import json
 import sys
-import urllib.request
 from typing import Dict, List
 
 from absl import app
 from absl import flags
 
-flags.DEFINE_string("host", "http://127.0.0.1:8501", "TF Serving REST address.")
+flags.DEFINE_enum("protocol", "rest", ["rest", "grpc"], "TF Serving API.")
+flags.DEFINE_string("host", "http://127.0.0.1:8501",
+                    "REST address (--protocol=rest).")
+flags.DEFINE_string("target", "127.0.0.1:8500",
+                    "gRPC host:port (--protocol=grpc).")
 flags.DEFINE_string("model", None, "Model name in the server's config.")
+flags.DEFINE_integer("version", None, "Model version (default: the newest).")
 flags.DEFINE_string("signature", "serving_default", "Signature to call.")
 flags.DEFINE_multi_string("input", [], "name=JSON value, one per input.")
-flags.DEFINE_string("png", None, "Write the 'image' output here as a PNG grid.")
+flags.DEFINE_string("png", None, "Write image outputs as PNG grids here.")
 flags.DEFINE_float("timeout", 60.0, "Seconds to wait for the server.")
 FLAGS = flags.FLAGS
 
@@ -46,45 +54,36 @@ def parse_inputs(pairs: List[str]) -> Dict[str, object]:
   return inputs
 
 
-def predict_request(signature: str, inputs: Dict[str, object]) -> bytes:
-  """The body of a ``:predict`` call in TF Serving's columnar format."""
-  return json.dumps({"signature_name": signature, "inputs": inputs}).encode()
-
-
 def predict(host: str, model: str, signature: str, inputs: Dict[str, object],
-            timeout: float = 60.0) -> Dict[str, object]:
-  """POSTs to ``<host>/v1/models/<model>:predict``; returns the outputs dict."""
-  request = urllib.request.Request(
-      f"{host.rstrip('/')}/v1/models/{model}:predict",
-      data=predict_request(signature, inputs),
-      headers={"Content-Type": "application/json"})
-  with urllib.request.urlopen(request, timeout=timeout) as response:
-    body = json.loads(response.read())
-  outputs = body.get("outputs")
-  if outputs is None:
-    raise ValueError(f"server answered without outputs: {body}")
-  return outputs if isinstance(outputs, dict) else {"output_0": outputs}
+            timeout: float = 60.0, protocol: str = "rest", version=None):
+  """One predict call; returns the outputs as numpy arrays."""
+  from tfface.export import serving  # pylint: disable=g-import-not-at-top
+  if protocol == "grpc":
+    return serving.grpc_predict(host, model, signature, inputs, version,
+                                timeout)
+  return serving.rest_predict(host, model, signature, inputs, version, timeout)
 
 
 def main(argv):
   del argv
+  from tfface.export import serving  # pylint: disable=g-import-not-at-top
   if not FLAGS.model:
     print("error: --model is required", file=sys.stderr)
     return 1
+  address = FLAGS.target if FLAGS.protocol == "grpc" else FLAGS.host
   try:
-    outputs = predict(FLAGS.host, FLAGS.model, FLAGS.signature,
-                      parse_inputs(FLAGS.input), FLAGS.timeout)
-  except (ValueError, OSError) as e:
+    outputs = predict(address, FLAGS.model, FLAGS.signature,
+                      parse_inputs(FLAGS.input), FLAGS.timeout,
+                      FLAGS.protocol, FLAGS.version)
+  except (ValueError, OSError, serving.ServingError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
-  if FLAGS.png and "image" in outputs:
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    from tfface.training import summaries  # pylint: disable=g-import-not-at-top
-    with open(FLAGS.png, "wb") as f:
-      f.write(summaries.encode_png(np.asarray(outputs["image"], np.float32)))
-    print(f"wrote {FLAGS.png}")
-  else:
-    print(json.dumps(outputs)[:2000])
+  written = serving.write_image_outputs(outputs, FLAGS.png) if FLAGS.png else {}
+  for name, path in written.items():
+    print(f"wrote {name} -> {path}")
+  rest = {k: v.tolist() for k, v in outputs.items() if k not in written}
+  if rest:
+    print(json.dumps(rest)[:2000])
   return 0
 
 

@@ -4,6 +4,7 @@ import http.server
 import json
 import threading
 
+import numpy as np
 import pytest
 
 from export import serving_client
@@ -47,4 +48,5 @@ def test_predict_posts_columnar_request_and_reads_outputs():
     server.server_close()
   assert seen["path"] == "/v1/models/confignet:predict"
   assert seen["body"] == {"signature_name": "sample", "inputs": {"n": 1}}
-  assert outputs == {"image": [[[[0.0, 0.0, 0.0]]]]}
+  assert list(outputs) == ["image"]
+  np.testing.assert_array_equal(outputs["image"], [[[[0.0, 0.0, 0.0]]]])
