@@ -7,10 +7,10 @@ Writes ``<export_dir>/<version>/`` (the next free version number) with the
 method's named signatures; ``saved_model_cli show --all --dir ...`` lists them.
 """
 
-import sys
-
 from absl import app
 from absl import flags
+
+from tfface import cli
 
 flags.DEFINE_string("model_dir", None, "Run directory written by tools/train.py.")
 flags.DEFINE_string("export_dir", None, "Base directory of the served model.")
@@ -21,22 +21,17 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  from tfface import config  # pylint: disable=g-import-not-at-top
   from tfface.export import from_run  # pylint: disable=g-import-not-at-top
-  from tfface.export import savedmodel  # pylint: disable=g-import-not-at-top
-  try:
-    path = from_run.export_run(FLAGS.model_dir, FLAGS.export_dir,
-                               FLAGS.gin_param)
-  except (config.ConfigError, savedmodel.ExportError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  # ConfigError and ExportError are ValueErrors: one line through cli.guard.
+  path = from_run.export_run(FLAGS.model_dir, FLAGS.export_dir,
+                             FLAGS.gin_param)
   print(f"exported {path}")
   return 0
 
 
 def run():
   """Console-script entry point (``tfface-export``)."""
-  app.run(main)
+  app.run(cli.guard(main))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import importlib
 import json
 import sys
 
+from tfface import cli
+
 SUBJECTS = ("confignet", "rendering", "stylegan2", "synthetic")
 
 
@@ -39,7 +41,8 @@ def main(argv=None) -> int:
 
 
 def run():
-  sys.exit(main())
+  """Console-script entry point (``tfface-benchmark``)."""
+  sys.exit(cli.guard(main)())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import sys
 from absl import app
 from absl import flags
 
+from tfface import cli
+
 flags.DEFINE_string("from", None, "Checkpoint to read (.pt or .npz).")
 flags.DEFINE_string("to", None, "tfface weights .npz to write.")
 flags.DEFINE_string("generator_key", "g_ema", "Which generator: g_ema or g.")
@@ -32,21 +34,16 @@ def main(argv):
     return 2
   source, target = FLAGS["from"].value, FLAGS.to
   if not source or not target:
-    print("error: --from and --to are required", file=sys.stderr)
-    return 2
+    raise ValueError("--from and --to are required")
   from tfface.methods.stylegan2 import convert  # pylint: disable=g-import-not-at-top
   from tfface.networks import stylegan2_weights  # pylint: disable=g-import-not-at-top
-  try:
-    if source.endswith(".npz"):
-      checkpoint = convert.load_npz_checkpoint(source)
-    else:
-      checkpoint = convert.load_torch_checkpoint(source)
-    config, arrays = convert.convert_checkpoint(
-        checkpoint, FLAGS.generator_key, FLAGS.discriminator)
-    stylegan2_weights.save_weights(target, config, arrays)
-  except (ImportError, FileNotFoundError, convert.ConversionError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  if source.endswith(".npz"):
+    checkpoint = convert.load_npz_checkpoint(source)
+  else:
+    checkpoint = convert.load_torch_checkpoint(source)
+  config, arrays = convert.convert_checkpoint(
+      checkpoint, FLAGS.generator_key, FLAGS.discriminator)
+  stylegan2_weights.save_weights(target, config, arrays)
   parts = ", ".join(sorted(config))
   print(f"wrote {target} ({parts}; {len(arrays)} tensors, "
         f"{config['generator']['resolution']} px)")
@@ -55,7 +52,8 @@ def main(argv):
 
 def run():
   """Console-script entry point."""
-  app.run(main)
+  # A missing PyTorch (for .pt files) is bad input too.
+  app.run(cli.guard(main, expected=(ImportError,)))
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ it, e.g. ``--gin_param="ConfigNetStage1.learning_rate = 1e-3"``.
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 from absl import logging
+
+from tfface import cli
 
 flags.DEFINE_string("output_dir", "demo_out", "Where everything is written.")
 flags.DEFINE_string("vgg19_weights", None,
@@ -40,17 +41,16 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.INFO)
+  if logging.get_verbosity() < logging.INFO:  # keep a --verbosity=1
+    logging.set_verbosity(logging.INFO)
   if FLAGS.vgg19_weights and not os.path.isfile(FLAGS.vgg19_weights):
-    print(f"error: --vgg19_weights {FLAGS.vgg19_weights!r} does not exist; "
-          "expected a Keras VGG-19 no-top weights .h5 file", file=sys.stderr)
-    return 1
+    raise FileNotFoundError(
+        f"--vgg19_weights {FLAGS.vgg19_weights!r} does not exist; expected a "
+        "Keras VGG-19 no-top weights .h5 file")
   for name in ("stage1_steps", "stage2_steps"):
     if getattr(FLAGS, name) is not None and getattr(FLAGS, name) < 1:
-      print(f"error: --{name} must be a positive number of steps, got "
-            f"{getattr(FLAGS, name)}", file=sys.stderr)
-      return 1
-  from tfface import config  # pylint: disable=g-import-not-at-top
+      raise ValueError(f"--{name} must be a positive number of steps, got "
+                       f"{getattr(FLAGS, name)}")
   from tfface import demo  # pylint: disable=g-import-not-at-top
   settings = demo.tiny_settings() if FLAGS.tiny else demo.DemoSettings()
   if FLAGS.gin_file:
@@ -60,18 +60,13 @@ def main(argv):
     params.append(f"train.max_steps = {FLAGS.stage1_steps}")
   if FLAGS.stage2_steps is not None:
     params.append(f"{demo.STAGE2_STEPS_MACRO} = {FLAGS.stage2_steps}")
-  try:
-    demo.run_demo(FLAGS.output_dir, settings, FLAGS.vgg19_weights, params)
-  except config.ConfigError as e:
-    logging.error("%s", e)
-    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-    return 1
+  demo.run_demo(FLAGS.output_dir, settings, FLAGS.vgg19_weights, params)
   return 0
 
 
 def run():
   """Console-script entry point (``tfface-demo``)."""
-  app.run(main)
+  app.run(cli.guard(main))
 
 
 if __name__ == "__main__":

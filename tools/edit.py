@@ -7,14 +7,19 @@ r"""Embeds an aligned face with an exported ConfigNet and edits named factors.
 Writes ``input.png``, ``reconstruction.png`` and ``edited.png``. ``--set``
 takes ``factor=v1,v2,...`` (a whole factor θ_i) or ``factor:entry=value``
 (one entry, e.g. a blendshape by name; θ_i is first recovered from the face
-by projected gradient descent). ``--yaw``/``--pitch`` are degrees.
+by projected gradient descent). ``--yaw``/``--pitch`` are degrees. A flat
+image is "no face found", one ``error:`` line; an image more than
+``--large_image_factor`` times the model's resolution (or not square) is
+resized with one warning line saying to what size; ``input.png`` is the image
+as the model saw it.
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
+
+from tfface import cli
 
 flags.DEFINE_string("export_dir", None, "ConfigNet SavedModel version dir.")
 flags.DEFINE_string("image", None, "Aligned face image (PNG/JPEG).")
@@ -22,6 +27,9 @@ flags.DEFINE_multi_string("set", [], "Factor edits (see above).")
 flags.DEFINE_float("yaw", None, "Head yaw in degrees.")
 flags.DEFINE_float("pitch", None, "Head pitch in degrees.")
 flags.DEFINE_string("output_dir", None, "Where the PNGs go.")
+flags.DEFINE_float("large_image_factor", 4.0,
+                   "An image more than this many times the model's resolution "
+                   "on a side is resized with a warning line.")
 flags.mark_flags_as_required(["export_dir", "image", "output_dir"])
 
 FLAGS = flags.FLAGS
@@ -33,24 +41,14 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import editing  # pylint: disable=g-import-not-at-top
   from tfface.rendering import procedural_model  # pylint: disable=g-import-not-at-top
-  try:
-    data = tf.io.read_file(FLAGS.image)
-    image = tf.image.decode_image(data, channels=3, expand_animations=False)
-  except (tf.errors.OpError, ValueError) as e:
-    print(f"error: cannot read image {FLAGS.image!r}: {e}", file=sys.stderr)
-    return 1
-  image = image.numpy().astype(np.float32) / 127.5 - 1.0
+  image = editing.read_image(FLAGS.image)
   names = {"expression": procedural_model.ProceduralFaceModel().expression_names}
-  try:
-    out = editing.edit_image(FLAGS.export_dir, image, FLAGS.set, FLAGS.yaw,
-                             FLAGS.pitch, names)
-  except ValueError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  out = editing.edit_image(FLAGS.export_dir, image, FLAGS.set, FLAGS.yaw,
+                           FLAGS.pitch, names, source=FLAGS.image,
+                           large_factor=FLAGS.large_image_factor)
   os.makedirs(FLAGS.output_dir, exist_ok=True)
-  for name, img in (("input", image), ("reconstruction", out["reconstruction"]),
-                    ("edited", out["edited"])):
-    pixels = np.clip((img + 1.0) * 127.5, 0, 255).astype(np.uint8)
+  for name in ("input", "reconstruction", "edited"):
+    pixels = np.clip((out[name] + 1.0) * 127.5, 0, 255).astype(np.uint8)
     path = os.path.join(FLAGS.output_dir, f"{name}.png")
     tf.io.write_file(path + ".tmp", tf.io.encode_png(pixels))
     os.replace(path + ".tmp", path)
@@ -60,7 +58,7 @@ def main(argv):
 
 def run():
   """Console-script entry point."""
-  app.run(main)
+  app.run(cli.guard(main))
 
 
 if __name__ == "__main__":

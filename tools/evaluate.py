@@ -15,6 +15,8 @@ import sys
 from absl import app
 from absl import flags
 
+from tfface import cli
+
 flags.DEFINE_string("export_dir", None, "SavedModel version directory.")
 flags.DEFINE_string("heldout_pattern", None,
                     "Glob of held-out labeled synthetic shards.")
@@ -32,17 +34,11 @@ def main(argv):
           "--heldout_pattern=...", file=sys.stderr)
     return 2
   if not FLAGS.export_dir or not FLAGS.heldout_pattern:
-    print("error: --export_dir and --heldout_pattern are required",
-          file=sys.stderr)
-    return 2
+    raise ValueError("--export_dir and --heldout_pattern are required")
   from tfface.methods.confignet import evaluation  # pylint: disable=g-import-not-at-top
-  try:
-    result = evaluation.evaluate_export(FLAGS.export_dir, FLAGS.heldout_pattern,
-                                        FLAGS.num_faces, FLAGS.seed,
-                                        FLAGS.output_json)
-  except ValueError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  result = evaluation.evaluate_export(FLAGS.export_dir, FLAGS.heldout_pattern,
+                                      FLAGS.num_faces, FLAGS.seed,
+                                      FLAGS.output_json)
   for line in evaluation.summary_lines(result):
     print(line)
   if not FLAGS.output_json:
@@ -52,7 +48,7 @@ def main(argv):
 
 def run():
   """Console-script entry point."""
-  app.run(main)
+  app.run(cli.guard(main))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ Writes ``samples.png`` (a grid at --truncation_psi) and
 ``truncation_sweep.png`` (one row per latent, one column per ψ).
 """
 
-import sys
-
 from absl import app
 from absl import flags
+
+from tfface import cli
 
 flags.DEFINE_string("model_dir", None, "A training run (uses its g_ema).")
 flags.DEFINE_string("weights", None,
@@ -36,15 +36,15 @@ def main(argv):
   from tfface.methods.stylegan2 import generate  # pylint: disable=g-import-not-at-top
   try:
     psis = [float(p) for p in FLAGS.sweep_psis]
-    generator = generate.load_generator_for_generation(
-        FLAGS.model_dir, FLAGS.weights, FLAGS.gin_param)
-    written = generate.write_sample_grids(
-        generator, FLAGS.output_dir, FLAGS.num_samples, FLAGS.seed,
-        FLAGS.truncation_psi, psis, FLAGS.sweep_samples,
-        noise_mode=FLAGS.noise_mode)
-  except (ValueError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  except ValueError as e:
+    raise ValueError(f"--sweep_psis must be numbers, got "
+                     f"{','.join(FLAGS.sweep_psis)!r}") from e
+  generator = generate.load_generator_for_generation(
+      FLAGS.model_dir, FLAGS.weights, FLAGS.gin_param)
+  written = generate.write_sample_grids(
+      generator, FLAGS.output_dir, FLAGS.num_samples, FLAGS.seed,
+      FLAGS.truncation_psi, psis, FLAGS.sweep_samples,
+      noise_mode=FLAGS.noise_mode)
   for name, path in written.items():
     print(f"wrote {name}: {path}")
   return 0
@@ -52,7 +52,7 @@ def main(argv):
 
 def run():
   """Console-script entry point."""
-  app.run(main)
+  app.run(cli.guard(main))
 
 
 if __name__ == "__main__":

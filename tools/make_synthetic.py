@@ -14,11 +14,11 @@ with the same flags keeps its finished shards. Read the result with
 ``tfface.data.synthetic_dataset`` / ``pseudo_real_dataset``.
 """
 
-import sys
-
 from absl import app
 from absl import flags
 from absl import logging
+
+from tfface import cli
 
 flags.DEFINE_string("output_dir", None, "Directory for the TFRecord shards.")
 flags.DEFINE_integer("num_examples", 1000, "Faces to write.")
@@ -61,48 +61,41 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   if len(argv) > 1:
-    print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
-    return 1
+    raise ValueError(f"unexpected arguments {argv[1:]}")
   if not FLAGS.output_dir and not FLAGS.preview:
-    print("error: pass --output_dir (write a dataset) and/or --preview "
-          "(write a preview PNG).", file=sys.stderr)
-    return 1
+    raise ValueError("pass --output_dir (write a dataset) and/or --preview "
+                     "(write a preview PNG).")
   from tfface.data import synthetic  # pylint: disable=g-import-not-at-top
   model_options = {"resolution": FLAGS.model_resolution}
-  try:
-    if FLAGS.preview:
-      path = synthetic.write_preview(
-          FLAGS.preview, image_size=FLAGS.preview_size,
-          num_columns=FLAGS.preview_columns, seed=FLAGS.seed,
-          backend=FLAGS.backend, zoom=FLAGS.zoom, model_options=model_options)
-      logging.info("wrote preview %s (rows: %s)", path,
-                   ", ".join(synthetic.PREVIEW_ROWS))
-    if FLAGS.output_dir:
-      info = synthetic.write_synthetic_dataset(
-          FLAGS.output_dir, FLAGS.num_examples, image_size=FLAGS.image_size,
-          mode=FLAGS.mode, seed=FLAGS.seed,
-          examples_per_shard=FLAGS.examples_per_shard,
-          batch_size=FLAGS.batch_size, backend=FLAGS.backend,
-          max_yaw_degrees=FLAGS.max_yaw, max_pitch_degrees=FLAGS.max_pitch,
-          max_roll_degrees=FLAGS.max_roll, zoom=FLAGS.zoom,
-          model_options=model_options,
-          expression_focus=FLAGS.expression_focus,
-          expression_focus_probability=FLAGS.expression_focus_probability,
-          overwrite=FLAGS.overwrite)
-      rate = info["faces_per_second"]
-      logging.info("wrote %d shards to %s%s", len(info["written_shards"]),
-                   FLAGS.output_dir,
-                   f" at {rate:.3g} faces/s" if rate else "")
-  except ValueError as e:
-    logging.error("%s", e)
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  if FLAGS.preview:
+    path = synthetic.write_preview(
+        FLAGS.preview, image_size=FLAGS.preview_size,
+        num_columns=FLAGS.preview_columns, seed=FLAGS.seed,
+        backend=FLAGS.backend, zoom=FLAGS.zoom, model_options=model_options)
+    logging.info("wrote preview %s (rows: %s)", path,
+                 ", ".join(synthetic.PREVIEW_ROWS))
+  if FLAGS.output_dir:
+    info = synthetic.write_synthetic_dataset(
+        FLAGS.output_dir, FLAGS.num_examples, image_size=FLAGS.image_size,
+        mode=FLAGS.mode, seed=FLAGS.seed,
+        examples_per_shard=FLAGS.examples_per_shard,
+        batch_size=FLAGS.batch_size, backend=FLAGS.backend,
+        max_yaw_degrees=FLAGS.max_yaw, max_pitch_degrees=FLAGS.max_pitch,
+        max_roll_degrees=FLAGS.max_roll, zoom=FLAGS.zoom,
+        model_options=model_options,
+        expression_focus=FLAGS.expression_focus,
+        expression_focus_probability=FLAGS.expression_focus_probability,
+        overwrite=FLAGS.overwrite)
+    rate = info["faces_per_second"]
+    logging.info("wrote %d shards to %s%s", len(info["written_shards"]),
+                 FLAGS.output_dir,
+                 f" at {rate:.3g} faces/s" if rate else "")
   return 0
 
 
 def run():
   """Console-script entry point (``tfface-make-synthetic``)."""
-  app.run(main)
+  app.run(cli.guard(main))
 
 
 if __name__ == "__main__":

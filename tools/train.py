@@ -4,13 +4,16 @@ r"""Trains any tfface method from gin files.
       --model_dir=runs/confignet --strategy=mirrored --num_cpu_replicas=2
 
 Flags select the strategy and the run directory; everything else is gin.
+Bad input (a gin error, a bad setting, a model_dir that is a file, a full
+disk, a NaN loss, an existing run with --noresume) is one ``error:`` line and
+exit code 1; ``--verbosity=1`` or ``TFFACE_TRACEBACK=1`` adds the traceback.
 """
-
-import sys
 
 from absl import app
 from absl import flags
 from absl import logging
+
+from tfface import cli
 
 flags.DEFINE_multi_string("gin_file", [], "gin files, applied in order.")
 flags.DEFINE_multi_string("gin_param", [], "gin bindings, e.g. 'train.max_steps=10'.")
@@ -32,29 +35,19 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   from tfface import config  # pylint: disable=g-import-not-at-top
-  from tfface.training import loop  # pylint: disable=g-import-not-at-top
   from tfface.training import train_lib  # pylint: disable=g-import-not-at-top
-  try:
-    config.parse_config(FLAGS.gin_file, FLAGS.gin_param)
-    losses = train_lib.train(
-        model_dir=FLAGS.model_dir, strategy=FLAGS.strategy,
-        num_cpu_replicas=FLAGS.num_cpu_replicas, resume=FLAGS.resume,
-        max_steps_override=FLAGS.max_steps)
-  except (config.ConfigError, loop.NonFiniteLossError,
-          loop.ExistingRunError, ValueError) as e:
-    # tfface raises ValueError for bad settings found while building (e.g. a
-    # stage-2 run without its stage-1 checkpoint); gin appends the call chain
-    # on further lines, which the log keeps and the error line drops.
-    logging.error("%s", e)
-    print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-    return 1
+  config.parse_config(FLAGS.gin_file, FLAGS.gin_param)
+  losses = train_lib.train(
+      model_dir=FLAGS.model_dir, strategy=FLAGS.strategy,
+      num_cpu_replicas=FLAGS.num_cpu_replicas, resume=FLAGS.resume,
+      max_steps_override=FLAGS.max_steps)
   logging.info("finished: %s", losses)
   return 0
 
 
 def run():
   """Console-script entry point (``tfface-train``)."""
-  app.run(main)
+  app.run(cli.guard(main))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Tests for tfface.rendering.bfm on a synthetic BFM-format .mat file."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -146,6 +147,31 @@ def test_bad_fields_raise_clear_errors(field, value, message):
   else:
     fields[field] = value
   with pytest.raises(ValueError, match=message):
+    bfm.BfmFaceModel(fields)
+
+
+@pytest.mark.parametrize("field, index, value", [
+    ("idBase", (5, 7), np.nan), ("meanshape", (0, 4), np.inf),
+    ("meantex", (0, 0), -np.inf), ("tri", (2, 1), np.nan)])
+def test_non_finite_fields_are_rejected_by_name(tmp_path, field, index, value):
+  fields = bfm.synthetic_bfm_fields(rows=8, cols=8)
+  fields[field] = fields[field].astype(np.float64)
+  fields[field][index] = value
+  with pytest.raises(ValueError, match=rf"field '{field}' holds 1 non-finite "
+                     rf"values .*index \({index[0]}, {index[1]}\)"):
+    bfm.BfmFaceModel(fields)
+  # Also from a .mat file: the message starts with the file's path.
+  path = str(tmp_path / "nan.mat")
+  bfm.save_bfm_mat(path, fields)
+  with pytest.raises(ValueError, match="^" + re.escape(path) + f": field '{field}' holds"):
+    bfm.BfmFaceModel(path)
+
+
+def test_non_numeric_field_is_rejected_by_name():
+  fields = bfm.synthetic_bfm_fields(rows=8, cols=8)
+  fields["exBase"] = np.full(fields["exBase"].shape, "x")
+  with pytest.raises(ValueError, match=r"field 'exBase' holds .* expected "
+                     "numbers"):
     bfm.BfmFaceModel(fields)
 
 

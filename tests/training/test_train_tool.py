@@ -96,3 +96,23 @@ def test_wrong_typed_and_out_of_range_settings_give_one_line(tmp_path):
                     "'ten' (str)"]
   # Nothing was built or written for a rejected setting.
   assert not os.path.exists(os.path.join(tmp_path, "run", "checkpoints"))
+
+
+def test_model_dir_that_is_a_file_is_one_line_traceback_on_request(tmp_path):
+  model_dir = tmp_path / "run"
+  model_dir.write_text("not a directory")
+  expected = (f"error: model_dir '{model_dir}' is a file; expected a run "
+              "directory (or a path where one can be created)")
+  result = su.run(su.train_command(model_dir))
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert errors == [expected]
+  assert model_dir.read_text() == "not a directory"
+  # TFFACE_TRACEBACK=1 (like --verbosity=1) adds the traceback above the line.
+  result = su.run(su.train_command(model_dir), TFFACE_TRACEBACK="1")
+  assert result.returncode == 1
+  lines = result.stderr.strip().splitlines()
+  assert "Traceback (most recent call last):" in lines
+  assert any(l.startswith("NotADirectoryError: ") for l in lines)
+  assert lines[-1] == expected

@@ -263,11 +263,23 @@ def load_bfm_mat(path: Union[str, os.PathLike]) -> Dict[str, np.ndarray]:
 
 
 def _field(fields, name, where, required=True):
+  """Field ``name`` as a numeric array; missing, non-numeric or non-finite
+  values are a ValueError naming the field."""
   if name not in fields:
     if required:
       raise ValueError(f"{where}: missing field {name!r}.")
     return None
-  return np.asarray(fields[name])
+  value = np.asarray(fields[name])
+  if value.dtype == bool or not np.issubdtype(value.dtype, np.number):
+    raise ValueError(f"{where}: field {name!r} holds {value.dtype} values; "
+                     "expected numbers.")
+  if np.issubdtype(value.dtype, np.inexact) and not np.all(np.isfinite(value)):
+    bad = ~np.isfinite(value)
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(
+        f"{where}: field {name!r} holds {int(bad.sum())} non-finite values "
+        f"(NaN or Inf; the first at index {first}); expected finite numbers.")
+  return value
 
 
 def _parse_fields(fields, where) -> Dict:

@@ -7,6 +7,7 @@ See :mod:`tfface.training.method` for the contract a method implements and
 """
 
 from tfface.training.checkpoints import CheckpointNotFoundError
+from tfface.training.checkpoints import CheckpointWriteError
 from tfface.training.checkpoints import resolve_checkpoint
 from tfface.training.ema import WeightEMA
 from tfface.training.gradients import conditional_minimize

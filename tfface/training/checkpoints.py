@@ -3,14 +3,21 @@
 ``tf.train.CheckpointManager`` writes each checkpoint's data under a temporary
 name, renames it into place, and rewrites the ``checkpoint`` state file
 atomically, so a process killed mid-save leaves the previous checkpoint as the
-latest one. Under ``MultiWorkerMirroredStrategy`` every worker must take part in
-the save; only the chief writes to ``model_dir``, the others write to a scratch
-directory that is deleted again.
+latest one. A save that fails (a full disk, a lost permission) removes what it
+had written (the ``ckpt-N_temp/`` directory and any partial ``ckpt-N.*``
+files) and raises :class:`CheckpointWriteError` naming the checkpoint, the
+reason and the checkpoint that stays the latest; temporary directories left by
+a killed process are removed when the next run opens the directory. Under
+``MultiWorkerMirroredStrategy`` every worker must take part in the save; only
+the chief writes to ``model_dir``, the others write to a scratch directory
+that is deleted again.
 """
 
 import os
 import shutil
 from typing import List, Mapping, Optional
+
+from absl import logging
 
 import tensorflow as tf
 
@@ -59,6 +66,15 @@ def resolve_checkpoint(path: str) -> str:
       f"no checkpoint in {path!r}; expected a checkpoint prefix (e.g. "
       ".../checkpoints/ckpt-10), a checkpoints/ directory or a run directory "
       "with checkpoints (train first)")
+
+
+class CheckpointWriteError(OSError):
+  """A checkpoint could not be written; what it had written was removed.
+
+  An ``OSError`` (``errno`` is the cause's, e.g. ``ENOSPC``) whose message is
+  one line naming the checkpoint, the reason and the checkpoint that stays
+  the latest.
+  """
 
 
 def saved_step(path: str) -> int:
@@ -113,6 +129,7 @@ class CheckpointKeeper:
     self.manager = tf.train.CheckpointManager(
         checkpoint, directory, max_to_keep=keep, checkpoint_name="ckpt")
     self._chief_directory = checkpoint_directory(model_dir)
+    remove_stale_temporaries(directory)
 
   @property
   def latest(self) -> Optional[str]:
@@ -127,8 +144,78 @@ class CheckpointKeeper:
     return path
 
   def save(self, step: int) -> str:
-    """Writes a checkpoint for ``step``; returns its path prefix."""
-    path = self.manager.save(checkpoint_number=step)
+    """Writes a checkpoint for ``step``; returns its path prefix.
+
+    Raises:
+      CheckpointWriteError: writing failed with an ``OSError`` or one of
+        TensorFlow's file errors; the partial checkpoint was removed and the
+        previous one stays the latest. Other errors propagate unchanged, also
+        after the partial checkpoint was removed.
+    """
+    prefix = os.path.join(self._directory, f"ckpt-{int(step)}")
+    try:
+      path = self.manager.save(checkpoint_number=step)
+    except BaseException as e:
+      self._remove_partial(prefix)
+      if isinstance(e, (OSError, tf.errors.ResourceExhaustedError,
+                        tf.errors.PermissionDeniedError,
+                        tf.errors.NotFoundError, tf.errors.DataLossError,
+                        tf.errors.UnknownError)):
+        latest = tf.train.latest_checkpoint(self._directory)
+        error = CheckpointWriteError(
+            f"could not write checkpoint {prefix}: {_reason(e)}; its partial "
+            "files were removed and "
+            + (f"{latest} stays the latest checkpoint" if latest else
+               "no checkpoint was written yet"))
+        error.errno = getattr(e, "errno", None)
+        raise error from e
+      raise
     if not self.is_chief:
       shutil.rmtree(self._directory, ignore_errors=True)
     return path
+
+  def _remove_partial(self, prefix: str) -> None:
+    """Deletes ``prefix``'s temporary directory and, unless the state file
+    already names it, its files."""
+    _remove_tree(prefix + "_temp")
+    if tf.train.latest_checkpoint(self._directory) != prefix:
+      try:
+        for name in tf.io.gfile.glob(prefix + ".*"):
+          tf.io.gfile.remove(name)
+      except (OSError, tf.errors.OpError):
+        pass
+
+
+def _reason(error: BaseException) -> str:
+  if isinstance(error, OSError) and error.strerror:
+    return error.strerror
+  if isinstance(error, tf.errors.OpError):
+    text = error.message
+  else:
+    text = str(error)
+  lines = [l.strip() for l in text.splitlines() if l.strip()]
+  return lines[0] if lines else type(error).__name__
+
+
+def _remove_tree(path: str) -> None:
+  try:
+    if tf.io.gfile.isdir(path):
+      tf.io.gfile.rmtree(path)
+  except (OSError, tf.errors.OpError):
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_temporaries(directory: str) -> List[str]:
+  """Removes ``ckpt-*_temp`` directories a killed save left in ``directory``.
+
+  Only the process that writes ``directory`` calls this, before its first
+  save, so no save is in progress. Returns the removed paths.
+  """
+  try:
+    stale = tf.io.gfile.glob(os.path.join(directory, "ckpt-*_temp"))
+  except tf.errors.OpError:
+    return []
+  for path in stale:
+    logging.info("removing %s, left by an interrupted checkpoint save", path)
+    _remove_tree(path)
+  return stale

@@ -7,11 +7,15 @@ method inside ``strategy.scope()``, distributes the dataset with
 restores and writes checkpoints, writes TensorBoard scalars (losses, learning
 rates, steps/s) and image grids, logs a progress line, and stops with
 :class:`NonFiniteLossError` when a loss becomes NaN or Inf.
+
+On a resume the configuration wins over the checkpoint: the hyper-parameters
+a method built its optimizers with are re-applied after the restore (see
+:func:`configured_hyperparameters`), with one log line per value that changed.
 """
 
 import dataclasses
 import os
-from typing import Dict, Optional
+from typing import Dict, List, Mapping, NamedTuple, Optional
 
 from absl import logging
 import numpy as np
@@ -88,6 +92,149 @@ def check_int_setting(name: str, value, minimum: int) -> int:
   return int(value)
 
 
+def check_model_dir(model_dir) -> str:
+  """``model_dir`` as a string, or one clear error if it cannot be a directory.
+
+  Raises:
+    ValueError: ``model_dir`` is empty or not a path.
+    NotADirectoryError: ``model_dir`` (or the nearest part of it that exists)
+      is a file.
+  """
+  if not isinstance(model_dir, (str, os.PathLike)) or not os.fspath(model_dir):
+    raise ValueError(f"model_dir must be a directory path, got {model_dir!r}")
+  path = os.fspath(model_dir)
+  target = path.rstrip("/") or path
+  # The path itself, then (local paths) its parents up to the first that exists.
+  probes = [target]
+  if "://" not in path:
+    parent = os.path.dirname(os.path.abspath(target))
+    while parent not in probes:
+      probes.append(parent)
+      parent = os.path.dirname(parent)
+  try:
+    for probe in probes:
+      if not tf.io.gfile.exists(probe):
+        continue
+      if tf.io.gfile.isdir(probe):
+        break
+      if probe == target:
+        raise NotADirectoryError(
+            f"model_dir {path!r} is a file; expected a run directory (or a "
+            "path where one can be created)")
+      raise NotADirectoryError(
+          f"model_dir {path!r} cannot be created: {probe!r} is a file")
+  except tf.errors.OpError:
+    pass  # a filesystem that cannot answer; writing will tell.
+  return path
+
+
+class Hyperparameter(NamedTuple):
+  """A configured optimizer hyper-parameter the checkpoint also stores."""
+  optimizer: str  # the checkpoint item's name, or the optimizer's own
+  label: str  # as logged: "learning rate"
+  variable: object  # the optimizer's variable
+  value: np.ndarray  # the value the method built it with (the config's)
+
+
+def _optimizers(items: Mapping[str, object]) -> Dict[str, object]:
+  """Every Keras optimizer among ``items`` and the objects they track."""
+  found: Dict[str, object] = {}
+  seen = set()
+  for name, item in items.items():
+    if isinstance(item, tf.keras.optimizers.Optimizer):
+      found[name] = item
+      seen.add(id(item))
+  root = tf.train.Checkpoint(**items)  # TrackableView keeps a weak reference
+  for obj in tf.train.TrackableView(root).descendants():
+    if isinstance(obj, tf.keras.optimizers.Optimizer) and id(obj) not in seen:
+      seen.add(id(obj))
+      name = getattr(obj, "name", None) or f"optimizer_{len(found)}"
+      found[name if name not in found else f"{name}_{len(found)}"] = obj
+  return found
+
+
+def configured_hyperparameters(items: Mapping[str, object]
+                               ) -> List[Hyperparameter]:
+  """Snapshot of the optimizer hyper-parameters a checkpoint would overwrite.
+
+  Call it after ``method.build()`` and before restoring. A Keras 3 optimizer
+  keeps a constant learning rate in a variable, which ``tf.train.Checkpoint``
+  saves and restores; everything else the method configured stays as built
+  (a learning-rate schedule and its settings, ``beta_1``/``beta_2``,
+  ``epsilon``, ``momentum``, weight decay are Python values, not checkpointed;
+  the step count a schedule reads is ``iterations``, which is progress and is
+  restored). So the learning-rate variables are what to put back after a
+  restore for the configuration to win (:func:`reapply_hyperparameters`).
+  """
+  snapshot = []
+  for name, optimizer in _optimizers(items).items():
+    rate = getattr(optimizer, "_learning_rate", None)
+    if isinstance(rate, tf.keras.optimizers.schedules.LearningRateSchedule):
+      continue
+    if hasattr(rate, "assign") and hasattr(rate, "numpy"):
+      snapshot.append(Hyperparameter(name, "learning rate", rate,
+                                     np.array(rate.numpy(), copy=True)))
+  return snapshot
+
+
+def check_learning_rate_kinds(path: str, items: Mapping[str, object]) -> None:
+  """One clear error when an optimizer switches between a constant learning
+  rate and a schedule across a resume.
+
+  Keras 3 keys an optimizer's variables by position, with the constant
+  learning rate among them, so such a checkpoint does not restore (the
+  momenta would land in the wrong slots).
+
+  Raises:
+    ValueError: naming the optimizer, both kinds and the way out.
+  """
+  stored = {name for name, _ in tf.train.list_variables(path)}
+  for name, item in items.items():
+    if not isinstance(item, tf.keras.optimizers.Optimizer):
+      continue
+    if not any(key.startswith(f"{name}/") for key in stored):
+      continue
+    had_constant = f"{name}/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE" in stored
+    has_constant = not isinstance(
+        getattr(item, "_learning_rate", None),
+        tf.keras.optimizers.schedules.LearningRateSchedule)
+    if had_constant != has_constant:
+      kinds = ("a constant learning rate", "a learning-rate schedule")
+      raise ValueError(
+          f"optimizer {name!r} is configured with {kinds[not has_constant]} "
+          f"but checkpoint {path} was written with {kinds[not had_constant]}; "
+          "Keras checkpoints cannot switch between the two on a resume: keep "
+          "the kind (a schedule's settings may change) or start a new "
+          "model_dir")
+
+
+def reapply_hyperparameters(snapshot: List[Hyperparameter]) -> List[str]:
+  """Puts the configured values back after a restore; logs each change.
+
+  Returns:
+    One line per value that differed, e.g. ``"optimizer 'g_optimizer':
+    resumed with learning rate 0.001 (checkpoint had 0.002)"``.
+  """
+  changes = []
+  for item in snapshot:
+    restored = np.asarray(item.variable.numpy())
+    if np.array_equal(restored, item.value):
+      continue
+    item.variable.assign(item.value)
+    line = (f"optimizer {item.optimizer!r}: resumed with {item.label} "
+            f"{_number(item.value)} (checkpoint had {_number(restored)})")
+    logging.warning("%s", line)
+    changes.append(line)
+  return changes
+
+
+def _number(value: np.ndarray) -> str:
+  value = np.asarray(value)
+  if value.size == 1:
+    return f"{float(value.ravel()[0]):.6g}"
+  return np.array2string(value, precision=6)
+
+
 def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
   return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
@@ -140,7 +287,11 @@ def run_training(method: method_lib.TrainingMethod,
   Raises:
     NonFiniteLossError: a loss became NaN/Inf (the last checkpoint is kept).
     ExistingRunError: checkpoints exist and ``resume`` is False.
+    NotADirectoryError: ``model_dir`` is a file.
+    CheckpointWriteError: a checkpoint could not be written (an ``OSError``,
+      e.g. a full disk); its partial files were removed.
   """
+  model_dir = check_model_dir(model_dir)
   strategy = strategy or tf.distribute.get_strategy()
   chief = strategy_lib.is_chief(strategy)
   seeding.set_global_seed(config.seed)
@@ -198,9 +349,15 @@ def run_training(method: method_lib.TrainingMethod,
         "or dicts for tf.train.Checkpoint: assign each layer to an attribute")
   keeper = checkpoints_lib.CheckpointKeeper(checkpoint, model_dir, strategy,
                                             keep=config.keep_checkpoints)
+  # The configured hyper-parameters, before a restore overwrites them.
+  configured = configured_hyperparameters(items)
+  if latest and resume:
+    check_learning_rate_kinds(latest, items)
   restored = keeper.restore_latest() if (latest and resume) else None
   if restored:
     logging.info("resumed from %s at step %d", restored, int(step.numpy()))
+    with strategy.scope():
+      reapply_hyperparameters(configured)
 
   writer = summaries_lib.SummaryWriter(
       os.path.join(model_dir, "train") if chief else None)

@@ -55,8 +55,16 @@ def train(model_dir: str,
 
   Returns:
     The losses of the last step.
+
+  Raises:
+    ValueError: a setting has the wrong type or range (before anything is
+      built), or the method or data reject their settings.
+    NotADirectoryError: ``model_dir`` is a file.
+    NonFiniteLossError, ExistingRunError, CheckpointWriteError: see
+      :func:`~tfface.training.loop.run_training`.
   """
   # Every setting is checked before anything is built (one clear line each).
+  model_dir = loop.check_model_dir(model_dir)
   loop.check_int_setting("train.global_batch_size", global_batch_size, 1)
   loop.check_int_setting("--num_cpu_replicas", num_cpu_replicas, 1)
   if max_steps_override is not None:

@@ -7,6 +7,12 @@ Changing one entry of a factor (e.g. the ``jawOpen`` blendshape) first
 recovers θ_i from the face's z_i by projected gradient descent through the
 exported E_S,i (box [0, 1] for blendshapes), as ConfigNet's fine-grained
 control does, then sets the entry and re-encodes.
+
+The input is checked first: a flat image (no variation, so no face) is a
+:class:`NoFaceError`, and an image much larger than the model's resolution
+(more than ``large_factor`` times, default 4) or not square is resized with a
+one-line warning saying from what to what. There is no face detector here:
+the image is expected to be an aligned face crop.
 """
 
 import json
@@ -14,8 +20,79 @@ import math
 import os
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
+
+# An image over this many times the model's resolution is resized with a
+# warning (it is most likely a whole photo, not an aligned crop).
+LARGE_IMAGE_FACTOR = 4
+# Pixel standard deviation (in [-1, 1] units) below which an image is flat:
+# under half a grey level of 8-bit variation over the whole image.
+FLAT_STD = 0.5 / 127.5
+
+
+class NoFaceError(ValueError):
+  """The image cannot hold a face (e.g. it is flat); the message names it."""
+
+
+def read_image(path: str) -> np.ndarray:
+  """The image file at ``path`` as `[H, W, 3]` float32 in [-1, 1].
+
+  Raises:
+    ValueError: the file is missing or not a PNG/JPEG/BMP/GIF image.
+  """
+  try:
+    data = tf.io.read_file(path)
+    image = tf.image.decode_image(data, channels=3, expand_animations=False)
+  except (tf.errors.OpError, ValueError) as e:
+    reason = " ".join(str(getattr(e, "message", e)).split())
+    raise ValueError(f"cannot read image {path!r}: {reason}") from None
+  return image.numpy().astype(np.float32) / 127.5 - 1.0
+
+
+def check_face_image(image: np.ndarray, source: str = "the image") -> None:
+  """Raises :class:`NoFaceError` when ``image`` `[H, W, 3]` cannot be a face.
+
+  The honest check this module can make without a face detector: an image
+  without variation (a flat colour, all black) holds no face.
+  """
+  image = np.asarray(image)
+  if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
+    raise ValueError(f"{source} has shape {image.shape}; expected [H, W, 3]")
+  if not np.all(np.isfinite(image)):
+    raise ValueError(f"{source} holds NaN or Inf values")
+  if float(image.std()) < FLAT_STD:
+    level = int(round((float(image.mean()) + 1.0) * 127.5))
+    raise NoFaceError(
+        f"no face found in {source}: the image is flat (every pixel is about "
+        f"{level}/255); expected an aligned face photo")
+
+
+def fit_to_resolution(image: np.ndarray, resolution: int,
+                      source: str = "the image",
+                      large_factor: float = LARGE_IMAGE_FACTOR) -> np.ndarray:
+  """``image`` `[H, W, 3]` resized to `[R, R, 3]` (antialiased when shrinking).
+
+  Logs one warning line first when the image is more than ``large_factor``
+  times the resolution on a side or not square: both mean it is probably not
+  the aligned face crop the model expects.
+  """
+  height, width = int(image.shape[0]), int(image.shape[1])
+  if (height, width) == (resolution, resolution):
+    return image
+  large = max(height, width) > large_factor * resolution
+  if large or height != width:
+    why = []
+    if large:
+      why.append(f"more than {large_factor:g}x the model's resolution")
+    if height != width:
+      why.append("not square, so the aspect ratio changes")
+    logging.warning("resizing %s from %dx%d to %dx%d (%s); an aligned face "
+                    "crop works better", source, width, height, resolution,
+                    resolution, "; ".join(why))
+  return tf.image.resize(image, [resolution, resolution],
+                         antialias=True).numpy()
 
 
 class ExportedConfigNet:
@@ -142,16 +219,27 @@ def apply_edits(model: ExportedConfigNet, z, edits: Mapping[str, object],
 def edit_image(export_dir: str, image: np.ndarray, edits: Sequence[str],
                yaw_degrees: Optional[float] = None,
                pitch_degrees: Optional[float] = None,
-               entry_names: Optional[Mapping[str, Sequence[str]]] = None
+               entry_names: Optional[Mapping[str, Sequence[str]]] = None,
+               source: str = "the image",
+               large_factor: float = LARGE_IMAGE_FACTOR
                ) -> Dict[str, np.ndarray]:
-  """Embeds ``image`` `[R, R, 3]` in [-1, 1] and applies edits.
+  """Embeds ``image`` `[H, W, 3]` in [-1, 1] and applies edits.
+
+  Args:
+    source: how messages name the image (its path).
+    large_factor: see :func:`fit_to_resolution`.
 
   Returns:
-    ``reconstruction`` and ``edited`` `[R, R, 3]` in [-1, 1].
+    ``input`` (the image at the model's resolution), ``reconstruction`` and
+    ``edited``, each `[R, R, 3]` in [-1, 1].
+
+  Raises:
+    NoFaceError: the image is flat (checked before the model is loaded).
+    ValueError: the export or an edit is invalid.
   """
+  check_face_image(image, source)
   model = ExportedConfigNet(export_dir)
-  if image.shape[:2] != (model.resolution, model.resolution):
-    image = tf.image.resize(image, [model.resolution] * 2).numpy()
+  image = fit_to_resolution(image, model.resolution, source, large_factor)
   z, rotation = model.embed(image[None])
   recon = model.generate(z, rotation)[0]
   z_new = apply_edits(model, z, parse_edits(edits), entry_names)
@@ -160,4 +248,5 @@ def edit_image(export_dir: str, image: np.ndarray, edits: Sequence[str],
     rot[:, 1] = math.radians(yaw_degrees)
   if pitch_degrees is not None:
     rot[:, 0] = math.radians(pitch_degrees)
-  return {"reconstruction": recon, "edited": model.generate(z_new, rot)[0]}
+  return {"input": image, "reconstruction": recon,
+          "edited": model.generate(z_new, rot)[0]}
