@@ -56,6 +56,7 @@ setuptools.setup(
             "tfface-evaluate=tfface_tools.evaluate:run",
             "tfface-demo=tfface_tools.demo:run",
             "tfface-export=tfface_export.export_savedmodel:run",
+            "tfface-serving-client=tfface_export.serving_client:run",
         ],
     },
 )

@@ -20,7 +20,6 @@ the server's reason, exit code 1.
 """
 
 import json
-import sys
 from typing import Dict, List
 
 from absl import app
@@ -68,16 +67,12 @@ def main(argv):
   del argv
   from tfface.export import serving  # pylint: disable=g-import-not-at-top
   if not FLAGS.model:
-    print("error: --model is required", file=sys.stderr)
-    return 1
+    raise ValueError("--model is required: the model name in the server's "
+                     "models.config")
   address = FLAGS.target if FLAGS.protocol == "grpc" else FLAGS.host
-  try:
-    outputs = predict(address, FLAGS.model, FLAGS.signature,
-                      parse_inputs(FLAGS.input), FLAGS.timeout,
-                      FLAGS.protocol, FLAGS.version)
-  except (ValueError, OSError, serving.ServingError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+  outputs = predict(address, FLAGS.model, FLAGS.signature,
+                    parse_inputs(FLAGS.input), FLAGS.timeout,
+                    FLAGS.protocol, FLAGS.version)
   written = serving.write_image_outputs(outputs, FLAGS.png) if FLAGS.png else {}
   for name, path in written.items():
     print(f"wrote {name} -> {path}")
@@ -87,5 +82,12 @@ def main(argv):
   return 0
 
 
+def run():
+  """Console-script entry point (``tfface-serving-client``)."""
+  from tfface import cli  # pylint: disable=g-import-not-at-top
+  from tfface.export import serving  # pylint: disable=g-import-not-at-top
+  app.run(cli.guard(main, expected=(serving.ServingError,)))
+
+
 if __name__ == "__main__":
-  app.run(main)
+  run()

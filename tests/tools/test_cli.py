@@ -17,7 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 BINARIES = sorted(
     [os.path.join("tools", f) for f in os.listdir(os.path.join(REPO, "tools"))
      if f.endswith(".py") and f != "__init__.py"]
-    + [os.path.join("export", "export_savedmodel.py")])
+    + [os.path.join("export", "export_savedmodel.py"),
+       os.path.join("export", "serving_client.py")])
 
 
 def _raiser(error):
