@@ -13,6 +13,15 @@ Signatures (all inputs float32 unless stated, batch dimension free):
     factor (names sanitized to ``[A-Za-z0-9_]``).
   * ``factor_table()`` -> ``{"json": string []}``: the factor names, θ sizes,
     latent slices and signature names as JSON.
+
+Every signature checks its inputs in the graph before any network runs
+(:mod:`tfface.export.validation`): ranks and sizes as above, batch >= 1 and
+the same batch size across inputs, finite latents, rotations, θ and images,
+``n >= 1``; a bad input raises one ``InvalidArgumentError`` such as
+``"encode: image must be [B, 64, 64, 3] float32 RGB in [-1, 1] with B >= 1,
+got shape [64, 64, 3]"``. The SignatureDef inputs have no static shape (see
+the validation module for why); :meth:`ConfigNetServing.signature_inputs`
+lists the real ones.
 """
 
 import json
@@ -21,6 +30,10 @@ from typing import Dict, Optional, Tuple
 import tensorflow as tf
 
 from tfface.export import savedmodel
+from tfface.export import validation as v
+
+IMAGE_MEANING = "RGB in [-1, 1]"
+ROTATION_MEANING = "(pitch, yaw, roll) in radians"
 
 
 def signature_name(factor: str) -> str:
@@ -58,13 +71,32 @@ class ConfigNetServing(tf.Module):
                      "signature": signature_name(f.name)}
                     for f in table.factors]})
 
+  def signature_inputs(self) -> Dict[str, Tuple[v.Input, ...]]:
+    """Signature name -> the inputs it takes and checks."""
+    latent, res = self.table.latent_dim, self.resolution
+    z = v.Input("z", (v.BATCH, latent), finite=True)
+    out = {
+        "sample": (v.Input("n", (), tf.int32, minimum=1),
+                   v.Input("seed", (), tf.int32),
+                   v.Input("truncation", (), finite=True)),
+        "generate": (z, v.Input("rotation", (v.BATCH, 3),
+                                meaning=ROTATION_MEANING, finite=True)),
+        "factor_table": (),
+    }
+    if self.real_encoder is not None:
+      out["encode"] = (v.Input("image", (v.BATCH, res, res, 3),
+                               meaning=IMAGE_MEANING, finite=True),)
+    for factor in self.table.factors:
+      out[signature_name(factor.name)] = (
+          z, v.Input("factor_values", (v.BATCH, factor.theta_dim),
+                     meaning=f"θ of factor {factor.name}", finite=True))
+    return out
+
   def signatures(self) -> Dict[str, object]:
     latent = self.table.latent_dim
-    res = self.resolution
+    inputs = self.signature_inputs()
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([], tf.int32, "n"), tf.TensorSpec([], tf.int32, "seed"),
-        tf.TensorSpec([], tf.float32, "truncation")])
+    @v.validated_function("sample", inputs["sample"])
     def sample(n, seed, truncation):
       w = tf.random.stateless_normal(tf.stack([n, latent]),
                                      tf.stack([seed, 0])) * truncation
@@ -72,9 +104,7 @@ class ConfigNetServing(tf.Module):
       image = self.generator(z, tf.zeros(tf.stack([n, 3])))
       return {"z": z, "image": image}
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, latent], tf.float32, "z"),
-        tf.TensorSpec([None, 3], tf.float32, "rotation")])
+    @v.validated_function("generate", inputs["generate"])
     def generate(z, rotation):
       return {"image": self.generator(z, rotation)}
 
@@ -88,24 +118,22 @@ class ConfigNetServing(tf.Module):
            "factor_table": factor_table}
     if self.real_encoder is not None:
 
-      @tf.function(input_signature=[
-          tf.TensorSpec([None, res, res, 3], tf.float32, "image")])
+      @v.validated_function("encode", inputs["encode"])
       def encode(image):
         z, rotation = self.real_encoder(image, training=False)
         return {"z": z, "rotation": rotation}
 
       out["encode"] = encode
     for factor in self.table.factors:
-      out[signature_name(factor.name)] = self._set_factor(factor)
+      name = signature_name(factor.name)
+      out[name] = self._set_factor(factor, name, inputs[name])
     return out
 
-  def _set_factor(self, factor):
+  def _set_factor(self, factor, name, inputs):
     start, stop = self.table.latent_slice(factor.name)
     encoder = self.synthetic_encoder.encoders[factor.name]
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, self.table.latent_dim], tf.float32, "z"),
-        tf.TensorSpec([None, factor.theta_dim], tf.float32, "factor_values")])
+    @v.validated_function(name, inputs)
     def set_factor(z, factor_values):
       return {"z": tf.concat([z[:, :start], encoder(factor_values),
                               z[:, stop:]], axis=1)}

@@ -10,12 +10,20 @@ Signatures (all with a ``None`` batch dimension, stock ops only):
 
 The noise inputs use the generator's stored buffers, so outputs are
 deterministic.
+
+Every signature checks its inputs in the graph before the networks run
+(:mod:`tfface.export.validation`): the shapes above with ``B >= 1``, finite
+values; a bad input raises one ``InvalidArgumentError`` such as
+``"generate: z must be [B, 512] float32 with B >= 1, got shape [512]"``.
+The SignatureDef inputs have no static shape (see the validation module);
+:meth:`GeneratorModule.signature_inputs` lists the real ones.
 """
 
-from typing import Dict
+from typing import Dict, Tuple
 
 import tensorflow as tf
 
+from tfface.export import validation as v
 from tfface.networks import stylegan2 as networks
 
 
@@ -25,33 +33,39 @@ class GeneratorModule(tf.Module):
   def __init__(self, generator: networks.Generator):
     super().__init__(name="stylegan2")
     self.generator = generator
-    z_dim, num_ws = generator.z_dim, generator.num_ws
-    style_dim = generator.style_dim
+    inputs = self.signature_inputs()
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, z_dim], tf.float32, name="z"),
-        tf.TensorSpec([], tf.float32, name="truncation_psi")])
+    @v.validated_function("generate", inputs["generate"])
     def generate(z, truncation_psi):
       images = self.generator(z, truncation_psi=truncation_psi,
                               noise_mode="const")
       return {"image": tf.clip_by_value(images, -1.0, 1.0)}
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, num_ws, style_dim], tf.float32, name="w"),
-        tf.TensorSpec([], tf.float32, name="truncation_psi")])
+    @v.validated_function("generate_from_w", inputs["generate_from_w"])
     def generate_from_w(w, truncation_psi):
       ws = self.generator.truncate(w, truncation_psi)
       images = self.generator.synthesis(ws, noise_mode="const")
       return {"image": tf.clip_by_value(images, -1.0, 1.0)}
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+    @v.validated_function("mapping", inputs["mapping"])
     def mapping(z):
       return {"w": self.generator.mapping(z)}
 
     self.generate = generate
     self.generate_from_w = generate_from_w
     self.mapping = mapping
+
+  def signature_inputs(self) -> Dict[str, Tuple[v.Input, ...]]:
+    """Signature name -> the inputs it takes and checks."""
+    g = self.generator
+    z = v.Input("z", (v.BATCH, g.z_dim), finite=True)
+    psi = v.Input("truncation_psi", (), meaning="(1 = none, 0 = w̄)",
+                  finite=True)
+    return {"generate": (z, psi),
+            "generate_from_w": (
+                v.Input("w", (v.BATCH, g.num_ws, g.style_dim),
+                        meaning="(W+)", finite=True), psi),
+            "mapping": (z,)}
 
   def signatures(self) -> Dict[str, object]:
     """Name -> tf.function, for :func:`tfface.export.export_module`."""
