@@ -395,6 +395,7 @@ def _run_demo(output_dir: str, s: DemoSettings) -> Dict[str, str]:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import control  # pylint: disable=g-import-not-at-top
   from tfface.data import sources as data_sources  # pylint: disable=g-import-not-at-top
+  from tfface.export import serving_config  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import data as cn_data  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import evaluation as cn_evaluation  # pylint: disable=g-import-not-at-top
   from tfface.methods.confignet import export as cn_export  # pylint: disable=g-import-not-at-top
@@ -461,9 +462,12 @@ def _run_demo(output_dir: str, s: DemoSettings) -> Dict[str, str]:
                                     s.latent_gan_steps // 4),
                       seed=schedule.seed))
 
-  export_dir = cn_export.export(stage2, os.path.join(output_dir, "export"),
+  export_base = os.path.join(output_dir, "export")
+  export_dir = cn_export.export(stage2, export_base,
                                 latent_generator=latent_gan.generator_ema)
-  _say(f"exported SavedModel -> {export_dir}")
+  models_config, _ = serving_config.write_serving_files(export_base,
+                                                        "confignet")
+  _say(f"exported SavedModel -> {export_dir} (TF Serving: {models_config})")
 
   controller = control.ConfigNetController.from_method(
       stage2, latent_gan.generator_ema)

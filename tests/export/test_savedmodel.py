@@ -11,7 +11,10 @@ import tensorflow as tf
 
 from tests.training import subprocess_utils as su
 from tests.training import toy_method
+from tfface.export import metadata
 from tfface.export import savedmodel
+from tfface.export import serving
+from tfface.export import serving_config
 
 
 class Scaler(tf.Module):
@@ -127,6 +130,27 @@ def test_export_binary_from_a_training_run(tmp_path):
   bias = tf.train.load_variable(
       path, "ema_model/dense/bias/.ATTRIBUTES/VARIABLE_VALUE")
   np.testing.assert_allclose(y, x @ kernel + bias, rtol=1e-5)
+  # The export conventions: serving_default, metadata, TF Serving files.
+  default = loaded.signatures["serving_default"](x=tf.constant(x))["y"]
+  np.testing.assert_allclose(default.numpy(), y)
+  meta = json.loads(loaded.signatures["metadata"]()["json"].numpy())
+  assert meta == metadata.read_metadata(str(export_dir / "1"))
+  assert meta["method"] == "toy_regression"
+  assert meta["serving_default"] == "predict"
+  assert meta["signatures"]["predict"]["inputs"][0]["shape"] == [
+      "B", toy_method.IN_DIM]
+  config = (export_dir / "models.config").read_text()
+  assert f'base_path: "{export_dir}"' in config
+  assert 'name: "toy_regression"' in config
+  assert "max_batch_size" in (export_dir / "batching_parameters.txt"
+                              ).read_text()
+  warmup = serving_config.read_warmup_requests(str(export_dir / "1"))
+  assert sorted(r.model_spec.signature_name for r in warmup) == [
+      "predict", "serving_default"]
+  for request in warmup:
+    assert request.model_spec.name == "toy_regression"
+    assert "y" in serving.grpc_outputs(serving.predict_locally(loaded,
+                                                               request))
 
 
 def test_export_binary_without_checkpoint_is_one_line_error(tmp_path):

@@ -11,6 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfface import training
+from tfface.export import metadata
+from tfface.export import validation
 
 IN_DIM, OUT_DIM = 4, 2
 
@@ -66,16 +68,31 @@ class ToyRegression(training.TrainingMethod):
     return {"kernel": tf.tile(picture, [1, 1, 1, 3])}
 
   def export_signatures(self):
-    module = tf.Module()
-    module.model = self.ema_model
+    module = ToyServing(self.ema_model)
+    return module, {"predict": module.predict}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, IN_DIM], tf.float32,
-                                                name="x")])
+
+class ToyServing(tf.Module):
+  """The toy's serving module, following the export conventions."""
+
+  def __init__(self, model):
+    super().__init__(name="toy")
+    self.model = model
+
+    @validation.validated_function("predict", self.signature_inputs()["predict"])
     def predict(x):
-      return {"y": module.model(x)}
+      return {"y": self.model(x)}
 
-    module.predict = predict
-    return module, {"predict": predict}
+    self.predict = predict
+
+  def signature_inputs(self):
+    return {"predict": (validation.Input("x", (validation.BATCH, IN_DIM),
+                                         finite=True),)}
+
+  def export_metadata(self):
+    return metadata.build_metadata(
+        "toy_regression", 0, "predict", self.signature_inputs(),
+        {"predict": {"y": f"[B, {OUT_DIM}]"}})
 
 
 @gin.configurable

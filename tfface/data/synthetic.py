@@ -1070,3 +1070,32 @@ def write_preview(path: str, image_size: int = 96, num_columns: int = 7,
     f.write(schema.encode_png(grid))
   tf.io.gfile.rename(tmp, path, overwrite=True)
   return path
+
+
+def synthetic_factor_entry_names(model=None
+                                 ) -> "collections.OrderedDict[str, List[str]]":
+  """The name of every θ entry of a synthetic face, factor by factor.
+
+  Same factors and order as :func:`synthetic_factor_sizes`; exports put these
+  in their metadata so a client can set, say, ``expression[jawOpen]``.
+  Groups the model does not name get ``<factor>_<i>``.
+  """
+  model = model if model is not None else _default_model()
+  named = {
+      "identity": tuple(getattr(model, "identity_names", ())),
+      "expression": tuple(getattr(model, "expression_names", ())),
+      "albedo": tuple(getattr(model, "albedo_names", ())),
+      "gaze": ("pitch", "yaw"),
+      "hair_color": ("r", "g", "b"),
+      "hair_style": ("coverage", "volume", "length"),
+      "beard_color": ("r", "g", "b"),
+      "beard_style": ("coverage", "density", "length"),
+      "pose": ("pitch", "yaw", "roll"),
+      "background": ("r", "g", "b"),
+  }
+  out = collections.OrderedDict()
+  for factor, size in synthetic_factor_sizes(model).items():
+    names = named.get(factor, ())
+    out[factor] = (list(names) if len(names) == size else
+                   [f"{factor}_{i}" for i in range(size)])
+  return out

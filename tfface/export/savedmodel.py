@@ -12,7 +12,7 @@ can run it.
 import os
 import shutil
 import uuid
-from typing import Dict, Iterable, Mapping, Optional, Set, Union
+from typing import Callable, Dict, Iterable, Mapping, Optional, Set, Union
 
 import tensorflow as tf
 
@@ -80,7 +80,9 @@ def export_module(module: tf.Module,
                   base_dir: str,
                   signatures: Mapping[str, Signature],
                   version: Optional[int] = None,
-                  batch_inputs: Optional[Iterable[str]] = None) -> str:
+                  batch_inputs: Optional[Iterable[str]] = None,
+                  before_publish: Optional[Callable[[str], None]] = None
+                  ) -> str:
   """Saves ``module`` with named signatures as ``<base_dir>/<version>``.
 
   Args:
@@ -91,6 +93,9 @@ def export_module(module: tf.Module,
     version: version number; default the next free one.
     batch_inputs: names of the inputs that must have a ``None`` batch
       dimension; default every input of rank >= 1.
+    before_publish: called with the temporary directory after the SavedModel
+      is written and checked, before it is renamed into place (writes
+      ``assets.extra/`` files, so a server never sees a version without them).
 
   Returns:
     The path of the written version directory.
@@ -119,6 +124,8 @@ def export_module(module: tf.Module,
       raise ExportError(f"the exported graph uses non-stock ops {sorted(custom)};"
                         " TF Serving cannot run them (use backend='tf' for "
                         "rendering inside exports)")
+    if before_publish is not None:
+      before_publish(tmp)
     tf.io.gfile.rename(tmp, final)
   finally:
     if tf.io.gfile.exists(tmp):

@@ -138,3 +138,23 @@ def read_warmup_requests(version_dir: str) -> Sequence[object]:
     requests.append(log.predict_log.request)
   return requests
 
+
+
+def write_serving_files(base_dir: str, model_name: str) -> Tuple[str, str]:
+  """``models.config`` and ``batching_parameters.txt`` in ``base_dir``.
+
+  The config serves ``base_dir`` (as an absolute path) under ``model_name``;
+  start the server with::
+
+    tensorflow_model_server --port=8500 --rest_api_port=8501 \\
+        --model_config_file=<base_dir>/models.config \\
+        --enable_batching --batching_parameters_file=<base_dir>/batching_parameters.txt
+
+  Returns:
+    the two paths.
+  """
+  base = os.path.abspath(base_dir)
+  return (write_models_config(os.path.join(base, "models.config"),
+                              {model_name: base}),
+          write_batching_parameters(
+              os.path.join(base, "batching_parameters.txt")))

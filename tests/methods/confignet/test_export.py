@@ -304,3 +304,78 @@ def test_signature_inputs_describe_every_signature(exported):
       "[B, 32, 32, 3] float32 RGB in [-1, 1] with B >= 1")
   assert [i.shape for i in inputs["set_factor_expression"]] == [
       ("B", TABLE.latent_dim), ("B", 3)]
+
+
+# -- the export conventions: serving_default, metadata, warm-up --------------
+
+RUN_ALL = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+assert not any(m.startswith("tfface") for m in sys.modules)
+loaded = tf.saved_model.load(sys.argv[1])
+meta = json.loads(loaded.signatures["metadata"]()["json"].numpy().decode())
+out = {"keys": sorted(loaded.signatures.keys()), "meta": meta, "ran": {}}
+for name, sig in meta["signatures"].items():
+  inputs = {}
+  for spec in sig["inputs"]:
+    shape = [2 if isinstance(d, str) else d for d in spec["shape"]]
+    value = max(0.0, spec.get("minimum", 0.0))
+    inputs[spec["name"]] = tf.constant(np.full(shape, value, spec["dtype"]))
+  result = loaded.signatures[name](**inputs)
+  out["ran"][name] = {k: list(v.shape) for k, v in result.items()}
+  if name in ("serving_default", "generate"):
+    out[name] = result["image"].numpy().tolist()
+print(json.dumps(out))
+"""
+
+
+def test_conventions_every_signature_runs_from_its_metadata(tmp_path):
+  from tfface.export import metadata as metadata_lib  # pylint: disable=g-import-not-at-top
+  from tfface.export import serving  # pylint: disable=g-import-not-at-top
+  from tfface.export import serving_config  # pylint: disable=g-import-not-at-top
+  from tfface.rendering import procedural_model  # pylint: disable=g-import-not-at-top
+  table = factors.FactorTable({"expression": (24, 4), "gaze": (2, 2)})
+  g = model.Generator(table.latent_dim, 32, const_channels=8,
+                      channels_3d=(4, 4), channels_3d_post=(4, 4),
+                      projection_channels=8, channels_2d=(4,), mlp_units=8)
+  e_s = model.SyntheticEncoder(table)
+  e_r = model.RealEncoder(table.latent_dim, 32, "small", small_widths=(4,))
+  model.build_networks({"g": g, "e_s": e_s, "e_r": e_r}, table, 32)
+  module = export.ConfigNetServing(g, e_s, table, e_r)
+  path = metadata_lib.export_servable(
+      module, str(tmp_path / "export"), module.signatures(),
+      module.export_metadata(), module.signature_inputs())
+  script = tmp_path / "run_all.py"
+  script.write_text(RUN_ALL)
+  env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run([sys.executable, str(script), path],
+                          capture_output=True, text=True, env=env,
+                          cwd=str(tmp_path), timeout=120, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  out = json.loads(result.stdout.strip().splitlines()[-1])
+  meta = out["meta"]
+  assert "serving_default" in out["keys"] and "metadata" in out["keys"]
+  assert set(out["ran"]) == set(out["keys"])  # metadata lists them all
+  assert meta["serving_default"] == "generate"
+  np.testing.assert_array_equal(out["serving_default"], out["generate"])
+  assert meta["image"] == {"dtype": "float32", "layout": "NHWC",
+                           "channels": "RGB", "range": [-1.0, 1.0]}
+  assert meta["resolution"] == 32 and meta["method"] == "confignet"
+  rotation = meta["signatures"]["generate"]["inputs"][1]
+  assert rotation["name"] == "rotation" and rotation["shape"] == ["B", 3]
+  assert "(pitch, yaw, roll) in radians" in rotation["meaning"]
+  by_name = {f["name"]: f for f in meta["factors"]}
+  assert by_name["expression"]["theta_names"] == list(
+      procedural_model.EXPRESSION_NAMES)
+  assert by_name["gaze"]["theta_names"] == ["pitch", "yaw"]
+  assert by_name["gaze"]["latent_slice"] == list(table.latent_slice("gaze"))
+  assert out["ran"]["encode"] == {"z": [2, table.latent_dim],
+                                  "rotation": [2, 3]}
+  # Warm-up: one request per signature, each answered by the export.
+  loaded = tf.saved_model.load(path)
+  warmup = serving_config.read_warmup_requests(path)
+  assert {r.model_spec.signature_name for r in warmup} == (
+      set(out["keys"]) - {"metadata"})
+  for request in warmup:
+    assert serving.grpc_outputs(serving.predict_locally(loaded, request))

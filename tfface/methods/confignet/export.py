@@ -29,7 +29,7 @@ from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 
-from tfface.export import savedmodel
+from tfface.export import metadata as metadata_lib
 from tfface.export import validation as v
 
 IMAGE_MEANING = "RGB in [-1, 1]"
@@ -140,6 +140,34 @@ class ConfigNetServing(tf.Module):
 
     return set_factor
 
+  def export_metadata(self) -> Dict[str, object]:
+    """``tfface.json``: the conventions plus every factor's θ entry names."""
+    from tfface.data import synthetic  # pylint: disable=g-import-not-at-top
+    known = synthetic.synthetic_factor_entry_names()
+    factors = json.loads(self.factor_table_json)["factors"]
+    for entry in factors:
+      names = known.get(entry["name"])
+      entry["theta_names"] = (names if names and len(names) ==
+                              entry["theta_dim"] else
+                              [f"{entry['name']}_{i}"
+                               for i in range(entry["theta_dim"])])
+    image = f"[B, {self.resolution}, {self.resolution}, 3] float32 " + (
+        IMAGE_MEANING)
+    outputs = {"sample": {"z": f"[n, {self.table.latent_dim}] latent",
+                          "image": image},
+               "generate": {"image": image},
+               "encode": {"z": f"[B, {self.table.latent_dim}] latent",
+                          "rotation": f"[B, 3] {ROTATION_MEANING}"},
+               "factor_table": {"json": "the factor table as JSON"}}
+    for factor in self.table.factors:
+      outputs[signature_name(factor.name)] = {
+          "z": f"[B, {self.table.latent_dim}] latent with {factor.name} set"}
+    return metadata_lib.build_metadata(
+        "confignet", self.resolution, "generate", self.signature_inputs(),
+        outputs, extra={"latent_dim": self.table.latent_dim,
+                        "rotation": ROTATION_MEANING + ", R = Rz·Ry·Rx",
+                        "factors": factors})
+
 
 def serving_module(method, latent_generator=None
                   ) -> Tuple[ConfigNetServing, Dict[str, object]]:
@@ -154,5 +182,6 @@ def export(method, base_dir: str, latent_generator=None,
            version: Optional[int] = None) -> str:
   """Writes ``<base_dir>/<version>`` (next free version); returns its path."""
   module, signatures = serving_module(method, latent_generator)
-  return savedmodel.export_module(module, base_dir, signatures,
-                                  version=version)
+  return metadata_lib.export_servable(
+      module, base_dir, signatures, module.export_metadata(),
+      module.signature_inputs(), version=version)

@@ -23,6 +23,7 @@ from typing import Dict, Tuple
 
 import tensorflow as tf
 
+from tfface.export import metadata as metadata_lib
 from tfface.export import validation as v
 from tfface.networks import stylegan2 as networks
 
@@ -66,6 +67,19 @@ class GeneratorModule(tf.Module):
                 v.Input("w", (v.BATCH, g.num_ws, g.style_dim),
                         meaning="(W+)", finite=True), psi),
             "mapping": (z,)}
+
+  def export_metadata(self) -> Dict[str, object]:
+    """``tfface.json``: the conventions plus the generator's sizes."""
+    g = self.generator
+    image = (f"[B, {g.resolution}, {g.resolution}, 3] float32 RGB in "
+             "[-1, 1]")
+    return metadata_lib.build_metadata(
+        "stylegan2", g.resolution, "generate", self.signature_inputs(),
+        {"generate": {"image": image}, "generate_from_w": {"image": image},
+         "mapping": {"w": f"[B, {g.style_dim}] w"}},
+        extra={"z_dim": g.z_dim, "style_dim": g.style_dim,
+               "num_ws": g.num_ws,
+               "noise": "the generator's stored buffers (deterministic)"})
 
   def signatures(self) -> Dict[str, object]:
     """Name -> tf.function, for :func:`tfface.export.export_module`."""
