@@ -15,7 +15,7 @@ import sys
 
 from tfface import cli
 
-SUBJECTS = ("confignet", "rendering", "stylegan2", "synthetic")
+SUBJECTS = ("confignet", "rendering", "serving", "stylegan2", "synthetic")
 
 
 def main(argv=None) -> int:
