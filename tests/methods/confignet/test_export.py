@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.export import every_signature
 from tfface.methods.confignet import export
 from tfface.methods.confignet import factors
 from tfface.methods.confignet import model
@@ -308,28 +309,6 @@ def test_signature_inputs_describe_every_signature(exported):
 
 # -- the export conventions: serving_default, metadata, warm-up --------------
 
-RUN_ALL = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-assert not any(m.startswith("tfface") for m in sys.modules)
-loaded = tf.saved_model.load(sys.argv[1])
-meta = json.loads(loaded.signatures["metadata"]()["json"].numpy().decode())
-out = {"keys": sorted(loaded.signatures.keys()), "meta": meta, "ran": {}}
-for name, sig in meta["signatures"].items():
-  inputs = {}
-  for spec in sig["inputs"]:
-    shape = [2 if isinstance(d, str) else d for d in spec["shape"]]
-    value = max(0.0, spec.get("minimum", 0.0))
-    inputs[spec["name"]] = tf.constant(np.full(shape, value, spec["dtype"]))
-  result = loaded.signatures[name](**inputs)
-  out["ran"][name] = {k: list(v.shape) for k, v in result.items()}
-  if name in ("serving_default", "generate"):
-    out[name] = result["image"].numpy().tolist()
-print(json.dumps(out))
-"""
-
-
 def test_conventions_every_signature_runs_from_its_metadata(tmp_path):
   from tfface.export import metadata as metadata_lib  # pylint: disable=g-import-not-at-top
   from tfface.export import serving  # pylint: disable=g-import-not-at-top
@@ -346,14 +325,7 @@ def test_conventions_every_signature_runs_from_its_metadata(tmp_path):
   path = metadata_lib.export_servable(
       module, str(tmp_path / "export"), module.signatures(),
       module.export_metadata(), module.signature_inputs())
-  script = tmp_path / "run_all.py"
-  script.write_text(RUN_ALL)
-  env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, str(script), path],
-                          capture_output=True, text=True, env=env,
-                          cwd=str(tmp_path), timeout=120, check=False)
-  assert result.returncode == 0, result.stderr[-2000:]
-  out = json.loads(result.stdout.strip().splitlines()[-1])
+  out = every_signature.run_from_metadata(path, tmp_path)
   meta = out["meta"]
   assert "serving_default" in out["keys"] and "metadata" in out["keys"]
   assert set(out["ran"]) == set(out["keys"])  # metadata lists them all

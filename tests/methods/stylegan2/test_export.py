@@ -148,3 +148,25 @@ def test_signature_inputs_keep_their_names():
     specs = fn.get_concrete_function().structured_input_signature[0]
     assert [s.name for s in specs] == [i.name for i in inputs[name]]
     assert all(s.shape.rank is None for s in specs)
+
+
+def test_conventions_every_signature_runs_from_its_metadata(tmp_path):
+  from tests.export import every_signature  # pylint: disable=g-import-not-at-top
+  from tfface.export import metadata  # pylint: disable=g-import-not-at-top
+  channels = stylegan2.channel_table(16, "upstream", 2, 64)
+  g = stylegan2.Generator(16, channels, z_dim=Z_DIM, style_dim=STYLE_DIM,
+                          mapping_layers=1)
+  g.build_all()
+  module = export.GeneratorModule(g)
+  path = metadata.export_servable(module, str(tmp_path / "sg2"),
+                                  module.signatures(),
+                                  module.export_metadata(),
+                                  module.signature_inputs())
+  out = every_signature.run_from_metadata(path, tmp_path)
+  assert sorted(out["keys"]) == ["generate", "generate_from_w", "mapping",
+                                 "metadata", "serving_default"]
+  assert set(out["ran"]) == set(out["keys"])
+  assert out["meta"]["serving_default"] == "generate"
+  assert out["meta"]["num_ws"] == g.num_ws
+  np.testing.assert_array_equal(out["serving_default"], out["generate"])
+  assert out["ran"]["generate_from_w"]["image"] == [2, 16, 16, 3]
