@@ -108,6 +108,13 @@ def error_message(error: BaseException) -> str:
     if error.filename2:
       text = f"{error.filename} -> {error.filename2}: {error.strerror}"
   else:
+    data = sys.modules.get("tfface.data.datasets")
+    ours = data.data_error_message(error) if data and _is_tf_error(error) \
+        else None
+    if ours:
+      # A bad-data error raised inside a pipeline (even inside a training
+      # tf.function, where TF's first line is "Graph execution error:").
+      return ours if len(ours) <= _MAX_LINE else ours[:_MAX_LINE - 3] + "..."
     lines = [l for l in str(error).splitlines() if l.strip()]
     if _is_tf_error(error):
       lines = [l for l in lines if not _TF_NOISE.match(l)]

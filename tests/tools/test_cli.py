@@ -139,3 +139,21 @@ def test_reads_absl_verbosity_when_not_given(monkeypatch):
     assert not cli.wants_traceback()
   finally:
     logging.set_verbosity(before)
+
+
+def test_bad_data_inside_a_tf_function_is_the_readers_line():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfface.data import datasets  # pylint: disable=g-import-not-at-top
+  tag = datasets.GRAPH_ERROR_TAG
+
+  @tf.function
+  def step():
+    tf.debugging.Assert(False, [tf.constant(
+        tag + "shard-0.tfrecord#2 is damaged; expected an intact file")])
+    return tf.constant(0)
+
+  with pytest.raises(tf.errors.InvalidArgumentError) as info:
+    step()
+  assert str(info.value).splitlines()[0].startswith("Graph execution error")
+  assert cli.error_message(info.value) == (
+      "shard-0.tfrecord#2 is damaged; expected an intact file")

@@ -27,7 +27,7 @@ Factors are float lists, so they round-trip exactly (float32 in, float32 out).
 """
 
 import collections
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -46,6 +46,10 @@ PSEUDO_REAL = "pseudo_real"
 DOMAINS = (SYNTHETIC, PSEUDO_REAL)
 
 NUM_LANDMARKS = 68
+
+# Every PNG starts with this signature and ends with this IEND chunk.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 def _bytes_feature(values) -> tf.train.Feature:
@@ -165,15 +169,82 @@ def parse_layout(serialized: bytes, source: str = "record") -> RecordLayout:
       raise ValueError(
           f"{source} has no {key!r} feature; expected a tfface synthetic or "
           "pseudo-real face record (see tfface/data/schema.py).")
-  domain = feature[DOMAIN].bytes_list.value[0].decode()
+  domain = (feature[DOMAIN].bytes_list.value[0].decode("utf-8", "replace")
+            if feature[DOMAIN].bytes_list.value else "")
+  if domain not in DOMAINS:
+    raise ValueError(f"{source} has domain {domain!r}; expected one of "
+                     f"{DOMAINS} (see tfface/data/schema.py).")
   sizes: Dict[str, int] = collections.OrderedDict()
   names = (feature[FACTOR_NAMES].bytes_list.value
            if FACTOR_NAMES in feature else ())
   for raw in names:
-    name = raw.decode()
+    name = raw.decode("utf-8", "replace")
+    if FACTOR_PREFIX + name not in feature:
+      raise ValueError(f"{source} lists factor {name!r} but has no "
+                       f"{FACTOR_PREFIX + name!r} feature (see "
+                       "tfface/data/schema.py).")
     sizes[name] = len(feature[FACTOR_PREFIX + name].float_list.value)
-  return RecordLayout(domain, int(feature[HEIGHT].int64_list.value[0]),
-                      int(feature[WIDTH].int64_list.value[0]), sizes)
+  height, width = (feature[k].int64_list.value for k in (HEIGHT, WIDTH))
+  if not height or not width:
+    raise ValueError(f"{source} has an empty 'height' or 'width' feature; "
+                     "expected int64 image sizes (see tfface/data/schema.py).")
+  return RecordLayout(domain, int(height[0]), int(width[0]), sizes)
+
+
+def looks_like_png(data: bytes) -> bool:
+  """Whether ``data`` starts and ends as a complete PNG file does."""
+  return (len(data) >= len(PNG_SIGNATURE) + len(PNG_END) and
+          data.startswith(PNG_SIGNATURE) and data.endswith(PNG_END))
+
+
+def record_problems(serialized: bytes,
+                    factor_sizes: Optional[Mapping[str, int]] = None
+                    ) -> List[str]:
+  """What a record lacks to be a tfface face record; [] when it is complete.
+
+  Checks what the readers need: a PNG ``image`` and, when ``factor_sizes`` is
+  given (labeled records), a PNG ``iris_mask``, 136 ``landmarks`` floats and
+  every ``factors/<name>`` with its size.
+
+  Args:
+    serialized: one record.
+    factor_sizes: name -> n of a labeled dataset, or None (images only).
+
+  Returns:
+    Short phrases, e.g. ``["no 'landmarks' feature",
+    "'factors/identity' holds 3 floats, expected 5"]``.
+  """
+  try:
+    feature = tf.train.Example.FromString(serialized).features.feature
+  except Exception:  # pylint: disable=broad-except
+    return ["it is not a tf.train.Example"]
+  problems = []
+
+  def png(key):
+    if key not in feature or not feature[key].bytes_list.value:
+      problems.append(f"no {key!r} bytes feature")
+    elif not looks_like_png(feature[key].bytes_list.value[0]):
+      problems.append(f"{key!r} is not a complete PNG")
+
+  def floats(key, size):
+    if key not in feature:
+      problems.append(f"no {key!r} feature")
+    elif len(feature[key].float_list.value) != size:
+      problems.append(f"{key!r} holds {len(feature[key].float_list.value)} "
+                      f"floats, expected {size}")
+
+  png(IMAGE)
+  if factor_sizes is not None:
+    png(IRIS_MASK)
+    floats(LANDMARKS, NUM_LANDMARKS * 2)
+    for name, size in factor_sizes.items():
+      floats(FACTOR_PREFIX + name, size)
+  return problems
+
+
+def format_sizes(sizes: Mapping[str, int]) -> str:
+  """``{'identity': 5, 'pose': 3}`` as ``identity=5, pose=3`` (no quotes)."""
+  return ", ".join(f"{name}={size}" for name, size in sizes.items())
 
 
 def feature_spec(factor_sizes: Optional[Mapping[str, int]] = None

@@ -29,7 +29,8 @@ def image_source(kind: str, path: Union[str, Sequence[str]],
                  image_size: datasets.ImageSize,
                  batch_size: Optional[int] = None, *,
                  shuffle: bool = True, seed: int = 0,
-                 repeat: bool = True) -> tf.data.Dataset:
+                 repeat: bool = True,
+                 skip_corrupt: bool = False) -> tf.data.Dataset:
   """Unlabeled face images of one kind of source.
 
   Args:
@@ -45,15 +46,18 @@ def image_source(kind: str, path: Union[str, Sequence[str]],
     shuffle: shuffle files and examples.
     seed: shuffle seed.
     repeat: repeat forever.
+    skip_corrupt: the TFRecord kinds skip and count damaged records instead
+      of raising (a folder always skips and counts undecodable files).
 
   Returns:
     Dataset of ``{"image": [H, W, 3] float32 in [-1, 1]}`` (leading `[B]`
-    when batched). ``folder`` and ``tfrecord`` datasets keep their
-    ``read_stats`` attribute.
+    when batched), with the reader's ``read_stats`` attribute.
 
   Raises:
     ValueError: an unknown kind (the message lists :data:`KINDS`), an empty
-      path, or whatever the reader rejects (no files, a bad size, ...).
+      path, or whatever the reader rejects (no files, a bad size, a damaged
+      or foreign file, not one decodable image, ...; the message names the
+      file).
   """
   if kind not in KINDS:
     raise ValueError(f"unknown image source kind {kind!r}; expected one of "
@@ -64,10 +68,14 @@ def image_source(kind: str, path: Union[str, Sequence[str]],
                 seed=seed)
   if kind == "folder":
     return datasets.image_folder_dataset(path, image_size, **kwargs)
+  kwargs["skip_corrupt"] = skip_corrupt
   if kind == "tfrecord":
     return datasets.real_tfrecord_dataset(path, image_size, **kwargs)
   if kind == "pseudo_real":
     return datasets.pseudo_real_dataset(path, image_size, **kwargs)
   labeled = datasets.synthetic_dataset(path, image_size, **kwargs)
-  return labeled.map(lambda element: {"image": element["image"]},
-                     num_parallel_calls=tf.data.AUTOTUNE)
+  images = labeled.map(lambda element: {"image": element["image"]},
+                       num_parallel_calls=tf.data.AUTOTUNE)
+  images.read_stats = labeled.read_stats
+  images.source_files = labeled.source_files
+  return images

@@ -13,7 +13,10 @@ from typing import Dict
 import tensorflow as tf
 
 from tfface.data import datasets
+from tfface.data import schema
 from tfface.data import synthetic
+from tfface.methods.confignet import data as cn_data
+from tfface.methods.confignet import factors as factors_lib
 from tfface.metrics import controllability
 
 
@@ -32,21 +35,46 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
 
   Returns:
     The result dict (see ``evaluate_control``).
+
+  Raises:
+    ValueError: one line naming the file or directory: not a SavedModel, no
+      held-out shards, a file that is not a TFRecord file or is damaged,
+      held-out faces of another factor table than the model's, or fewer
+      faces than ``num_faces``.
   """
   if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
     raise ValueError(f"{export_dir!r} is not a SavedModel directory; expected "
                      "an export version directory such as demo_out/export/1")
+  # The held-out files first: a bad file fails in a second, not after the
+  # model loaded.
+  layout = datasets.read_layout(heldout_pattern)
+  if layout.domain != schema.SYNTHETIC or not layout.factor_sizes:
+    raise ValueError(f"the held-out faces {heldout_pattern!r} are "
+                     f"{layout.domain} records without factors; expected "
+                     "labeled synthetic shards (tools/make_synthetic.py).")
   loaded = tf.saved_model.load(export_dir)
   encode = controllability.theta_encoder_from_savedmodel(loaded)
   table = json.loads(loaded.signatures["factor_table"]()["json"].numpy())
   size = int(table["resolution"])
-  batch = next(iter(datasets.synthetic_dataset(
+  heldout = datasets.synthetic_dataset(
       heldout_pattern, size, batch_size=num_faces, shuffle=False,
-      repeat=False)))
-  theta = {k: v.numpy() for k, v in batch["factors"].items()}
+      repeat=False)
+  model_table = factors_lib.FactorTable(
+      {f["name"]: (f["theta_dim"], f["z_dim"]) for f in table["factors"]})
+  cn_data.check_factor_table(model_table, heldout.factor_sizes,
+                             f"{heldout_pattern!r}")
   # The truth renderer must frame faces as the held-out set's writer did.
   info = synthetic.read_info(heldout_pattern) or {}
   truth = controllability.TruthRenderer(size, float(info.get("zoom", 0.75)))
+  if any(heldout.factor_sizes.get(name) != size
+         for name, size in truth.sizes.items()):
+    raise ValueError(
+        f"the held-out faces {heldout_pattern!r} hold the factors "
+        f"{schema.format_sizes(heldout.factor_sizes)}, but the truth renderer "
+        f"renders {schema.format_sizes(truth.sizes)}; expected shards of "
+        "tools/make_synthetic.py's default face model.")
+  batch = _first_batch(heldout, heldout_pattern, num_faces)
+  theta = {k: v.numpy() for k, v in batch["factors"].items()}
 
   def generate(z, rotation):
     return loaded.signatures["generate"](
@@ -64,6 +92,22 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
       json.dump(result, f, indent=2)
     os.replace(tmp, output_json)
   return result
+
+
+def _first_batch(dataset: tf.data.Dataset, pattern: str, num_faces: int):
+  """The first batch, or one ValueError (too few faces, damaged data)."""
+  try:
+    batch = next(iter(dataset), None)
+  except tf.errors.InvalidArgumentError as e:
+    message = datasets.data_error_message(e)
+    if message is None:
+      raise
+    raise ValueError(message) from None
+  if batch is None:
+    raise ValueError(f"the held-out faces {pattern!r} hold fewer than "
+                     f"num_faces={num_faces} faces; write more or lower "
+                     "--num_faces.")
+  return batch
 
 
 def summary_lines(result: Dict):

@@ -45,7 +45,8 @@ def toy_images(num_images: int, resolution: int, seed: int = 0) -> np.ndarray:
 def stylegan2_dataset(global_batch_size: int, source: str = "toy",
                       path: str = "", resolution: int = 256,
                       num_toy_images: int = 64, shuffle: bool = True,
-                      seed: int = 0) -> tf.data.Dataset:
+                      seed: int = 0,
+                      skip_corrupt: bool = False) -> tf.data.Dataset:
   """Global batches of training images for :class:`StyleGAN2Method`.
 
   Args:
@@ -60,6 +61,8 @@ def stylegan2_dataset(global_batch_size: int, source: str = "toy",
     num_toy_images: size of the toy set.
     shuffle: shuffle the examples.
     seed: shuffling / toy-set seed.
+    skip_corrupt: TFRecord sources skip and count damaged records instead of
+      raising (see :mod:`tfface.data.datasets`).
 
   Returns:
     ``tf.data.Dataset`` of ``{"image": [B, R, R, 3]}``, repeated, batched
@@ -78,4 +81,5 @@ def stylegan2_dataset(global_batch_size: int, source: str = "toy",
     raise ValueError(f"stylegan2_dataset.path is required for source "
                      f"{source!r}")
   return sources.image_source(source, path, (resolution, resolution),
-                              global_batch_size, shuffle=shuffle, seed=seed)
+                              global_batch_size, shuffle=shuffle, seed=seed,
+                              skip_corrupt=skip_corrupt)
