@@ -17,6 +17,7 @@ from typing import Mapping, Sequence, Tuple
 from google.protobuf import text_format
 import tensorflow as tf
 
+from tfface.data import sharded_writer
 from tfface.export import serving
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -120,11 +121,8 @@ def write_warmup_requests(version_dir: str, model: str,
   """
   path = os.path.join(version_dir, WARMUP_FILE)
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = f"{path}.tmp-{os.getpid()}"
-  with tf.io.TFRecordWriter(tmp) as writer:
-    for record in warmup_records(model, requests):
-      writer.write(record)
-  os.replace(tmp, path)
+  sharded_writer.write_records_atomically(path,
+                                          warmup_records(model, requests))
   return path
 
 
