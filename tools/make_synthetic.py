@@ -23,9 +23,15 @@ from tfface import cli
 flags.DEFINE_string("output_dir", None, "Directory for the TFRecord shards.")
 flags.DEFINE_integer("num_examples", 1000, "Faces to write.")
 flags.DEFINE_integer("image_size", 64, "Image height and width in pixels.")
-flags.DEFINE_enum("mode", "synthetic", ["synthetic", "pseudo_real"],
+flags.DEFINE_enum("mode", "synthetic", ["synthetic", "pseudo_real", "labeled"],
                   "synthetic: labeled renders with every factor stored; "
-                  "pseudo_real: unlabeled images in another render style.")
+                  "pseudo_real: unlabeled images in another render style; "
+                  "labeled: both styles with every label the face-analysis "
+                  "networks train on (parse map, identity runs, translation).")
+flags.DEFINE_integer("views_per_identity", 4,
+                     "labeled mode: consecutive faces sharing an identity.")
+flags.DEFINE_float("pseudo_real_fraction", 0.5,
+                   "labeled mode: share of faces in the pseudo-real style.")
 flags.DEFINE_integer("seed", 0, "Dataset seed.")
 flags.DEFINE_integer("examples_per_shard", 1000, "Faces per shard.")
 flags.DEFINE_integer("batch_size", 32, "Faces rendered together.")
@@ -85,6 +91,8 @@ def main(argv):
         model_options=model_options,
         expression_focus=FLAGS.expression_focus,
         expression_focus_probability=FLAGS.expression_focus_probability,
+        views_per_identity=FLAGS.views_per_identity,
+        pseudo_real_fraction=FLAGS.pseudo_real_fraction,
         overwrite=FLAGS.overwrite)
     rate = info["faces_per_second"]
     logging.info("wrote %d shards to %s%s", len(info["written_shards"]),

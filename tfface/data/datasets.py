@@ -553,7 +553,8 @@ def _blank_png(channels: int) -> bytes:
   return schema.encode_png(np.zeros([1, 1, channels], np.uint8))
 
 
-def _lenient_spec(factor_sizes: Optional[Dict[str, int]] = None
+def _lenient_spec(factor_sizes: Optional[Dict[str, int]] = None,
+                  analysis_labels: bool = False
                   ) -> Dict[str, tf.io.FixedLenFeature]:
   """The reader's parse spec, with defaults that mark a missing feature.
 
@@ -561,7 +562,8 @@ def _lenient_spec(factor_sizes: Optional[Dict[str, int]] = None
   image is one), a missing float feature as NaNs, so a record that lacks one
   is found (:func:`_check_record`) instead of failing the parse -- and
   decoding still works until the record is dropped. ``factor_sizes`` None:
-  the image only.
+  the image only. ``analysis_labels``: also the parse map (missing: a blank
+  PNG), identity (missing: -1) and style (missing: empty).
   """
   spec = {schema.IMAGE: tf.io.FixedLenFeature([], tf.string,
                                               default_value=_blank_png(3))}
@@ -574,6 +576,13 @@ def _lenient_spec(factor_sizes: Optional[Dict[str, int]] = None
     for key, size in sizes.items():
       spec[key] = tf.io.FixedLenFeature([size], tf.float32,
                                         default_value=[np.nan] * size)
+  if analysis_labels:
+    spec[schema.PARSE] = tf.io.FixedLenFeature([], tf.string,
+                                               default_value=_blank_png(1))
+    spec[schema.STYLE] = tf.io.FixedLenFeature([], tf.string,
+                                               default_value="")
+    spec[schema.IDENTITY] = tf.io.FixedLenFeature([], tf.int64,
+                                                  default_value=-1)
   return spec
 
 
@@ -630,7 +639,8 @@ def synthetic_dataset(file_pattern: Union[str, Sequence[str]],
                       seed: int = 0,
                       shuffle_buffer: int = 1000,
                       skip_corrupt: bool = False,
-                      stats: Optional[ReadStats] = None) -> tf.data.Dataset:
+                      stats: Optional[ReadStats] = None,
+                      analysis_labels: bool = False) -> tf.data.Dataset:
   """Labeled synthetic faces written by :mod:`tfface.data.synthetic`.
 
   Args:
@@ -647,14 +657,21 @@ def synthetic_dataset(file_pattern: Union[str, Sequence[str]],
       that fails its checksum or lacks a feature) and count them in
       ``stats`` instead of raising.
     stats: a :class:`ReadStats` to fill; a new one when None.
+    analysis_labels: also read the labels of the writer's ``labeled`` mode
+      (a record without them is damaged).
 
   Returns:
     Dataset of dicts (leading `[B]` when batched):
       ``image``: `[H, W, 3]` float32 in [-1, 1];
       ``factors``: dict name -> `[n]` float32, every factor θ_i in the
-        order of :func:`tfface.data.synthetic.synthetic_factor_sizes`;
+        order of :func:`tfface.data.synthetic.synthetic_factor_sizes`
+        (``labeled`` records add ``translation`` `[3]`);
       ``iris_mask``: `[H, W, 1]` float32 in [0, 1];
       ``landmarks``: `[68, 2]` float32 (x, y) pixels at ``image_size``;
+      with ``analysis_labels``: ``parse`` `[H, W]` int32 ids of
+      :data:`tfface.data.schema.PARSE_CLASSES` (nearest-neighbour resized),
+      ``identity`` int32 scalar and ``pseudo_real`` float32 scalar (1 for the
+      pseudo-real render style, 0 for the plain one);
     with attributes ``read_stats``, ``factor_sizes`` (ordered dict name -> n
     of the shards) and ``source_files`` (the files read).
 
@@ -677,14 +694,19 @@ def synthetic_dataset(file_pattern: Union[str, Sequence[str]],
         f"{layout_path} holds {layout.domain} records without factors; read "
         "it with pseudo_real_dataset().")
   sizes = layout.factor_sizes
-  spec = _lenient_spec(sizes)
+  spec = _lenient_spec(sizes, analysis_labels)
   expected = ("image and iris_mask PNGs, 136 landmarks floats and the "
               f"factors {schema.format_sizes(sizes)} of {layout_path}#0")
+  if analysis_labels:
+    expected += (", plus the parse PNG, identity and style of the 'labeled' "
+                 "writer mode")
 
   def parse(path, index, serialized, _):
     features = tf.io.parse_single_example(serialized, spec)
     ok, problem = _check_record(path, index, features, spec,
                                 "tfface synthetic face record", expected)
+    if analysis_labels:
+      ok = tf.logical_and(ok, features[schema.IDENTITY] >= 0)
     image_png = features[schema.IMAGE]
     iris_png = features[schema.IRIS_MASK]
     landmarks = features[schema.LANDMARKS]
@@ -703,8 +725,17 @@ def synthetic_dataset(file_pattern: Union[str, Sequence[str]],
     scale = tf.stack([width / tf.cast(crop_w, tf.float32),
                       height / tf.cast(crop_h, tf.float32)])
     landmarks = (landmarks - offset) * scale
-    return {"image": image, "factors": factors, "iris_mask": iris,
-            "landmarks": landmarks, "_ok": ok}, ok, problem
+    element = {"image": image, "factors": factors, "iris_mask": iris,
+               "landmarks": landmarks, "_ok": ok}
+    if analysis_labels:
+      classes = tf.io.decode_png(features[schema.PARSE], channels=1)
+      classes = fit_image(tf.cast(classes, tf.float32), (height, width),
+                          method="nearest")
+      element["parse"] = tf.cast(classes[..., 0], tf.int32)
+      element["identity"] = tf.cast(features[schema.IDENTITY], tf.int32)
+      element["pseudo_real"] = tf.cast(
+          tf.equal(features[schema.STYLE], schema.PSEUDO_REAL), tf.float32)
+    return element, ok, problem
 
   dataset = _finish(_read_records(scans, shuffle, seed),
                     _parse_with_end_check(parse, skip_corrupt, stats),

@@ -16,7 +16,18 @@ key                    type         content
                                     an iris is visible (labeled records only)
 ``landmarks``          float list   `[68 * 2]` iBUG-68 (x, y) in pixels
                                     (labeled records only)
+``parse``              bytes        PNG, uint8 `[H, W, 1]` class ids of
+                                    :data:`PARSE_CLASSES` (``labeled`` writer
+                                    mode only)
+``identity``           int64        the face's identity id: records of one id
+                                    share shape and albedo (``labeled`` only)
+``style``              bytes        render style, ``b"synthetic"`` or
+                                    ``b"pseudo_real"`` (``labeled`` only)
 =====================  ===========  ==========================================
+
+The writer's ``labeled`` mode (:mod:`tfface.data.synthetic`) writes synthetic
+records with the three extra labels, for the face-analysis networks: both
+render styles, identities seen several times, wider poses.
 
 Pseudo-real records carry only ``image``, ``height``, ``width`` and
 ``domain``: they stand in for unlabeled photos. Files of *real* faces read by
@@ -40,12 +51,20 @@ FACTOR_NAMES = "factor_names"
 FACTOR_PREFIX = "factors/"
 IRIS_MASK = "iris_mask"
 LANDMARKS = "landmarks"
+PARSE = "parse"
+IDENTITY = "identity"
+STYLE = "style"
 
 SYNTHETIC = "synthetic"
 PSEUDO_REAL = "pseudo_real"
 DOMAINS = (SYNTHETIC, PSEUDO_REAL)
 
 NUM_LANDMARKS = 68
+
+# Face-parser classes, ids in this order. Hair is class 2 as in the face
+# parser DiscoFaceGAN uses (0 background, 1 face, 2 hair).
+PARSE_CLASSES = ("background", "skin", "hair", "beard", "brows", "eyes",
+                 "lips", "mouth")
 
 # Every PNG starts with this signature and ends with this IEND chunk.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -86,7 +105,10 @@ def make_example(image: np.ndarray,
                  domain: str = SYNTHETIC,
                  factors: Optional[Mapping[str, np.ndarray]] = None,
                  iris_mask: Optional[np.ndarray] = None,
-                 landmarks: Optional[np.ndarray] = None) -> bytes:
+                 landmarks: Optional[np.ndarray] = None,
+                 parse: Optional[np.ndarray] = None,
+                 identity: Optional[int] = None,
+                 style: Optional[str] = None) -> bytes:
   """Serializes one face as a `tf.train.Example`.
 
   Args:
@@ -96,6 +118,9 @@ def make_example(image: np.ndarray,
       for (and only allowed in) the synthetic domain.
     iris_mask: `[H, W, 1]` uint8, 255 on iris pixels (synthetic only).
     landmarks: `[68, 2]` float32 (x, y) pixels (synthetic only).
+    parse, identity, style: the analysis labels (synthetic only, all three
+      or none): `[H, W, 1]` uint8 ids of :data:`PARSE_CLASSES`, an int >= 0
+      and ``"synthetic"`` or ``"pseudo_real"``.
 
   Returns:
     The serialized example.
@@ -137,6 +162,20 @@ def make_example(image: np.ndarray,
       feature[FACTOR_PREFIX + name] = _float_feature(value)
     feature[IRIS_MASK] = _bytes_feature([encode_png(iris_mask)])
     feature[LANDMARKS] = _float_feature(landmarks)
+  analysis = (parse, identity, style)
+  if any(label is not None for label in analysis):
+    if domain == PSEUDO_REAL or any(label is None for label in analysis):
+      raise ValueError("parse, identity and style go together, on synthetic "
+                       "examples only.")
+    parse = np.asarray(parse)
+    if parse.shape != (height, width, 1) or parse.dtype != np.uint8:
+      raise ValueError(f"parse must be [{height}, {width}, 1] uint8, got "
+                       f"{parse.shape} {parse.dtype}.")
+    if style not in DOMAINS:
+      raise ValueError(f"style must be one of {DOMAINS}, got {style!r}.")
+    feature[PARSE] = _bytes_feature([encode_png(parse)])
+    feature[IDENTITY] = _int_feature([int(identity)])
+    feature[STYLE] = _bytes_feature([style.encode()])
   example = tf.train.Example(features=tf.train.Features(feature=feature))
   # Deterministic: the proto map's keys are written in sorted order.
   return example.SerializeToString(deterministic=True)

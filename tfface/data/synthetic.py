@@ -18,6 +18,13 @@ Two modes (``mode=``):
   lights (random SH with stronger higher bands), camera jitter (small
   translation, scale and roll), colour grading, vignetting and sensor noise.
   Only images are stored.
+* ``"labeled"`` — the training set of the face-analysis networks
+  (:mod:`tfface.analysis`): both render styles (pseudo-real for a fraction
+  ``pseudo_real_fraction`` of the faces), every factor stored plus the camera
+  jitter as ``translation``, the landmarks, a face-parse class map
+  (:data:`tfface.data.schema.PARSE_CLASSES`) and an identity id — faces come
+  in runs of ``views_per_identity`` that share shape and albedo (hair, beard,
+  expression, pose, light and background vary) — with wider poses.
 
 **Determinism.** Every example's factors come from its own random generator
 seeded by ``(seed, mode, example index)``, so an example does not depend on
@@ -54,7 +61,8 @@ from tfface.rendering import face_model
 from tfface.rendering import image_size as image_size_lib
 from tfface.rendering import lighting
 
-MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL)
+LABELED = "labeled"
+MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL, LABELED)
 # Bumped whenever sampling or the pseudo-real style changes, so resuming a
 # dataset written by an older writer is refused instead of mixing styles.
 WRITER_VERSION = 4
@@ -524,7 +532,8 @@ class _BatchRenderer:
     iris = tf.clip_by_value(regions["iris_left"] + regions["iris_right"], 0.0,
                             1.0)
     return {"image": out["image"], "iris": iris,
-            "skin": regions["skin"], "landmarks": out["landmarks"]}
+            "skin": regions["skin"], "landmarks": out["landmarks"],
+            "parse": parse_classes(out["mask"], regions)}
 
   def __call__(self, factors: List[Mapping[str, np.ndarray]],
                translations: np.ndarray,
@@ -539,7 +548,8 @@ class _BatchRenderer:
 
     Returns:
       ``image`` `[N, H, W, 3]` float32 in [-1, 1], ``iris`` and ``skin``
-      `[N, H, W, 1]` in [0, 1], ``landmarks`` `[N, 68, 2]` pixels.
+      `[N, H, W, 1]` in [0, 1], ``landmarks`` `[N, 68, 2]` pixels, ``parse``
+      `[N, H, W, 1]` uint8 (:func:`parse_classes`).
     """
     count = len(factors)
     pad = self.batch_size - count
@@ -552,6 +562,40 @@ class _BatchRenderer:
     params["background"] = stack(list(backgrounds))
     out = self._render(params)
     return {k: v.numpy()[:count] for k, v in out.items()}
+
+
+# Which rendered regions make each parse class, in painting order (a later
+# class wins where two overlap): region weights are interpolated per pixel
+# and a class is painted where its summed weight is over one half.
+_PARSE_PAINT = (("hair", ("hair",)), ("beard", ("beard",)),
+                ("brows", ("brows",)), ("lips", ("lips",)),
+                ("mouth", ("mouth", "teeth")),
+                ("eyes", ("eyes", "eye_sockets", "iris_left", "iris_right")))
+
+
+def parse_classes(mask: tf.Tensor, regions: Mapping[str, tf.Tensor]
+                  ) -> tf.Tensor:
+  """The face-parse class map of a render.
+
+  Args:
+    mask: `[B, H, W, 1]` float32 face foreground in {0, 1}.
+    regions: name -> `[B, H, W, 1]` float32 in [0, 1], the renderer's
+      ``regions`` output; names a model lacks are skipped.
+
+  Returns:
+    `[B, H, W, 1]` uint8 ids of :data:`tfface.data.schema.PARSE_CLASSES`:
+    background off the face, skin on it, then hair, beard, brows, lips,
+    mouth (interior and teeth) and eyes painted over it in that order.
+  """
+  ids = {name: i for i, name in enumerate(schema.PARSE_CLASSES)}
+  classes = tf.where(mask > 0.5, ids["skin"], ids["background"])
+  for name, parts in _PARSE_PAINT:
+    present = [regions[p] for p in parts if p in regions]
+    if present:
+      weight = tf.add_n(present)
+      classes = tf.where(tf.logical_and(mask > 0.5, weight > 0.5), ids[name],
+                         classes)
+  return tf.cast(classes, tf.uint8)
 
 
 # -----------------------------------------------------------------------------
@@ -586,21 +630,47 @@ class _ExampleMaker:
 
   def __init__(self, mode: str, seed: int, image_size: Tuple[int, int],
                batch_size: int, backend: str, config: SamplingConfig,
-               model_options: Mapping[str, object], zoom: float):
+               model_options: Mapping[str, object], zoom: float,
+               views_per_identity: int = 1,
+               pseudo_real_fraction: float = 0.0):
     self.mode, self.seed, self.config = mode, seed, config
+    self.views_per_identity = views_per_identity
+    self.pseudo_real_fraction = pseudo_real_fraction
     self.image_size = image_size
     self.render = _cached_renderer(image_size, batch_size, backend, zoom,
                                    tuple(sorted(model_options.items())),
-                                   textured_skin=mode == schema.PSEUDO_REAL)
+                                   textured_skin=mode != schema.SYNTHETIC)
     self.model = self.render.model
     self.factor_sizes = self.render.factor_sizes
+
+  def style(self, index: int) -> str:
+    """The render style of face ``index``: its mode, or drawn when labeled."""
+    if self.mode != LABELED:
+      return self.mode
+    draw = np.random.default_rng([int(self.seed), MODES.index(LABELED), 2,
+                                  int(index)]).uniform()
+    return (schema.PSEUDO_REAL if draw < self.pseudo_real_fraction
+            else schema.SYNTHETIC)
+
+  def identity(self, index: int) -> int:
+    return index // self.views_per_identity
 
   def scene(self, index: int):
     """(factors, translation `[3]`, background `[H, W, 3]`, rng) of one face."""
     rng = example_rng(self.seed, self.mode, index)
-    factors = sample_factors(rng, self.model, self.mode, self.config)
+    style = self.style(index)
+    factors = sample_factors(rng, self.model, style, self.config)
+    if self.mode == LABELED:
+      # Shape and albedo belong to the identity; everything else to the view.
+      person = np.random.default_rng([int(self.seed), MODES.index(LABELED), 1,
+                                      self.identity(index)])
+      for name in ("identity", "albedo"):
+        factors[name] = np.clip(person.normal(0.0, 1.0, factors[name].shape),
+                                -2.5, 2.5).astype(np.float32)
+      if style == schema.SYNTHETIC:
+        factors["skin_texture"] = np.zeros_like(factors["skin_texture"])
     height, width = self.image_size
-    if self.mode == schema.SYNTHETIC:
+    if style == schema.SYNTHETIC:
       translation = np.zeros(3, np.float32)
       background = np.broadcast_to(factors["background"], (height, width, 3))
     else:
@@ -618,8 +688,23 @@ class _ExampleMaker:
     out = self.render([s[0] for s in scenes], np.stack([s[1] for s in scenes]),
                       np.stack([s[2] for s in scenes]))
     records = []
-    for j, (factors, _, _, rng) in enumerate(scenes):
-      if self.mode == schema.SYNTHETIC:
+    for j, (index, (factors, translation, _, rng)) in enumerate(
+        zip(indices, scenes)):
+      if self.mode == LABELED:
+        style = self.style(index)
+        image = out["image"][j]
+        if style == schema.PSEUDO_REAL:
+          image = self.pseudo_real_finish(rng, image, out["skin"][j])
+        iris = np.round(np.clip(out["iris"][j], 0, 1) * 255).astype(np.uint8)
+        stored = collections.OrderedDict(
+            (name, np.asarray(factors[name], np.float32))
+            for name in self.factor_sizes if name != "skin_texture")
+        stored["translation"] = np.asarray(translation, np.float32)
+        records.append(schema.make_example(
+            schema.to_uint8(image), schema.SYNTHETIC, stored, iris,
+            out["landmarks"][j], parse=out["parse"][j],
+            identity=self.identity(index), style=style))
+      elif self.mode == schema.SYNTHETIC:
         iris = np.round(np.clip(out["iris"][j], 0, 1) * 255).astype(np.uint8)
         records.append(schema.make_example(
             schema.to_uint8(out["image"][j]), schema.SYNTHETIC,
@@ -628,15 +713,20 @@ class _ExampleMaker:
                 for name in self.factor_sizes),
             iris, out["landmarks"][j]))
       else:
-        height, width = self.image_size
-        image = (out["image"][j] + 1.0) * 0.5
-        skin = np.clip(out["skin"][j], 0.0, 1.0)
-        grain = skin_texture(rng, height, width)
-        image = image * (1.0 + skin * (grain - 1.0))
-        image = photo_finish(rng, image * 2.0 - 1.0)
+        image = self.pseudo_real_finish(rng, out["image"][j], out["skin"][j])
         records.append(schema.make_example(schema.to_uint8(image),
                                            schema.PSEUDO_REAL))
     return records
+
+  def pseudo_real_finish(self, rng: np.random.Generator, image: np.ndarray,
+                         skin: np.ndarray) -> np.ndarray:
+    """Skin grain and :func:`photo_finish` on a render `[H, W, 3]` in [-1, 1]."""
+    height, width = self.image_size
+    image = (image + 1.0) * 0.5
+    skin = np.clip(skin, 0.0, 1.0)
+    grain = skin_texture(rng, height, width)
+    image = image * (1.0 + skin * (grain - 1.0))
+    return photo_finish(rng, image * 2.0 - 1.0)
 
 
 def model_fingerprint(model) -> str:
@@ -725,6 +815,8 @@ def write_synthetic_dataset(output_dir: str,
                             = None,
                             expression_focus: Sequence[str] = (),
                             expression_focus_probability: float = 0.0,
+                            views_per_identity: int = 4,
+                            pseudo_real_fraction: float = 0.5,
                             overwrite: bool = False,
                             show_progress: bool = True) -> Dict[str, object]:
   """Renders and writes a sharded synthetic (or pseudo-real) face dataset.
@@ -751,6 +843,10 @@ def write_synthetic_dataset(output_dir: str,
     model_options: keyword arguments of ``ProceduralFaceModel``.
     expression_focus, expression_focus_probability: blendshapes switched on
       more often (:class:`SamplingConfig`); synthetic and pseudo-real alike.
+    views_per_identity: ``labeled`` mode: consecutive faces sharing an
+      identity (shape and albedo), >= 1.
+    pseudo_real_fraction: ``labeled`` mode: the share of faces drawn in the
+      pseudo-real style, in [0, 1].
     overwrite: delete and rewrite an existing dataset of this mode; without
       it, an existing dataset made with the same settings is resumed (its
       complete shards kept) and one made with other settings is an error.
@@ -780,14 +876,26 @@ def write_synthetic_dataset(output_dir: str,
   config.check()
   model_options = dict(model_options or {})
   num_shards = -(-num_examples // examples_per_shard)
+  if not isinstance(views_per_identity, (int, np.integer)) or (
+      views_per_identity < 1):
+    raise ValueError("views_per_identity must be a positive int, got "
+                     f"{views_per_identity!r}.")
+  if not 0.0 <= pseudo_real_fraction <= 1.0:
+    raise ValueError("pseudo_real_fraction must be in [0, 1], got "
+                     f"{pseudo_real_fraction!r}.")
 
   zoom = float(zoom)
+  labeled = {}
+  if mode == LABELED:
+    labeled = {"views_per_identity": int(views_per_identity),
+               "pseudo_real_fraction": float(pseudo_real_fraction)}
   maker = _ExampleMaker(mode, seed, size, batch_size, backend, config,
-                        model_options, zoom)
+                        model_options, zoom, **labeled)
   focus_units(maker.model.expression_names, config.expression_focus)
   info = _info(mode, num_examples, size, seed, num_shards, batch_size, backend,
                zoom, config, model_options, maker.factor_sizes,
                maker.model.expression_names, maker.render.fingerprint)
+  info.update(labeled)
   tf.io.gfile.makedirs(output_dir)
   for path in sharded_writer.remove_stale_partials(output_dir, mode):
     logging.info("removed %s, left by an interrupted run", path)
