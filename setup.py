@@ -41,9 +41,14 @@ setuptools.setup(
     package_dir={"tfface_tools": "tools", "tfface_export": "export"},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5",
+                 # So the tests exercise face detection (a 2 MB wheel).
+                 "mtcnn>=1.0,<2"],
         # Only the weight converters read PyTorch checkpoints.
         "torch": ["torch>=2.0"],
+        # Face detection for tools/align_faces.py and tools/edit.py: MTCNN
+        # with its trained weights inside the wheel (needs lz4 and joblib).
+        "align": ["mtcnn>=1.0,<2"],
     },
     entry_points={
         "console_scripts": [
@@ -53,6 +58,7 @@ setuptools.setup(
             "tfface-make-synthetic=tfface_tools.make_synthetic:run",
             "tfface-benchmark=tfface_tools.benchmark:run",
             "tfface-edit=tfface_tools.edit:run",
+            "tfface-align-faces=tfface_tools.align_faces:run",
             "tfface-evaluate=tfface_tools.evaluate:run",
             "tfface-demo=tfface_tools.demo:run",
             "tfface-export=tfface_export.export_savedmodel:run",

@@ -1,5 +1,6 @@
 """tools/edit.py and its library (tfface.methods.confignet.editing): a flat
-image is "no face found", a large one is resized with one line saying so."""
+image is "no face found", a large one is resized with one line saying so, an
+unaligned photo is aligned first (tfface.analysis.alignment, --align)."""
 
 import logging
 import os
@@ -11,6 +12,7 @@ import tensorflow as tf
 
 from tests.training import subprocess_utils as su
 from tfface import cli
+from tfface.analysis import alignment
 from tfface.methods.confignet import editing
 from tfface.methods.confignet import export
 from tfface.methods.confignet import factors
@@ -104,3 +106,80 @@ def test_edit_tool_says_it_resizes_a_large_photo(tmp_path, export_dir):
   for name in ("input", "reconstruction", "edited"):
     png = tf.io.decode_png(tf.io.read_file(str(out / f"{name}.png"))).numpy()
     assert png.shape == (RESOLUTION, RESOLUTION, 3), name
+
+
+# -----------------------------------------------------------------------------
+# --align: an unaligned photo is detected and aligned first.
+
+
+def _rendered_photo(tmp_path):
+  """A rendered face turned and moved in a 240 x 200 photo: (path, image
+  uint8, its true five points)."""
+  from tfface.data import synthetic  # pylint: disable=g-import-not-at-top
+  size = 128
+  render = synthetic._cached_renderer(  # pylint: disable=protected-access
+      (size, size), 1, "tf", 0.75, ())
+  rows = synthetic.preview_factors(render.model, 2, seed=0)
+  face = rows[synthetic.PREVIEW_ROWS.index("jawOpen")][0]
+  out = render([face], np.zeros([1, 3], np.float32),
+               np.broadcast_to(face["background"], (1, size, size, 3)))
+  image = np.clip(np.rint((out["image"][0] + 1) * 127.5), 0, 255)
+  theta = np.radians(-10.0)
+  matrix = 1.2 * np.array([[np.cos(theta), -np.sin(theta), 0.0],
+                           [np.sin(theta), np.cos(theta), 0.0]])
+  matrix[:, 2] = [140.0, 95.0] - matrix[:, :2] @ [size / 2, size / 2]
+  photo = alignment.warp_image(image, matrix, 240, "edge")[:200]
+  photo = np.clip(np.rint(photo), 0, 255).astype(np.uint8)
+  points = alignment.apply_transform(
+      matrix, alignment.five_points_from_landmarks68(out["landmarks"][0]))
+  return _write_png(tmp_path / "photo.png", photo), photo, points
+
+
+@pytest.mark.skipif(not alignment.detector_available(),
+                    reason="mtcnn is not installed (pip install "
+                    "'tfface[align]')")
+def test_edit_tool_aligns_an_unaligned_photo(tmp_path, export_dir):
+  path, photo, points = _rendered_photo(tmp_path)
+  out = tmp_path / "out"
+  result = su.run([sys.executable, EDIT_TOOL, f"--export_dir={export_dir}",
+                   f"--image={path}", f"--output_dir={out}", "--yaw=10"],
+                  timeout=180)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert (f"aligned {path} (240x200) to the confignet crop at 32x32, zoom "
+          "0.75 (face score ") in result.stderr, result.stderr[-3000:]
+  assert "resizing" not in result.stderr
+  seen = tf.io.decode_png(tf.io.read_file(str(out / "input.png"))).numpy()
+  assert seen.shape == (RESOLUTION, RESOLUTION, 3)
+  # The crop the true landmarks give, not the whole photo squashed.
+  expected = alignment.align_image(photo, "confignet", RESOLUTION,
+                                   landmarks=points).image.astype(float)
+  squashed = tf.image.resize(photo, [RESOLUTION, RESOLUTION],
+                             antialias=True).numpy()
+  assert np.abs(seen - expected).mean() < 0.5 * np.abs(seen - squashed).mean()
+
+
+def test_align_modes_of_the_edit_tool(tmp_path, export_dir, capsys,
+                                      monkeypatch):
+  noise = _noise(100).astype(np.float32) / 127.5 - 1.0
+  # no: the image as it is, without reading the export.
+  kept = alignment.align_for_export(noise, str(tmp_path / "none"), "no")
+  np.testing.assert_array_equal(kept, noise)
+  # yes: no face (or no detector) is one error line, as tools/edit.py says it.
+  path = str(tmp_path / "noise.png")
+  code = cli.guard(lambda: alignment.align_for_export(
+      noise, export_dir, "yes", source=path))()
+  err = capsys.readouterr().err
+  assert code == 1 and "Traceback" not in err
+  expected = (f"error: no face found in {path}"
+              if alignment.detector_available() else
+              "error: face detection needs the mtcnn package, which is not "
+              "installed: pip install 'tfface[align]' (or pass the face's "
+              "landmarks)")
+  assert err.strip().splitlines() == [expected]
+  # auto without the detector: one warning line, then the image as it is.
+  monkeypatch.setitem(sys.modules, "mtcnn", None)
+  monkeypatch.setattr(alignment, "_DEFAULT_DETECTOR", [])
+  with pytest.raises(alignment.MissingDetectorError):
+    alignment.align_for_export(noise, export_dir, "yes", source=path)
+  same = alignment.align_for_export(noise, export_dir, "auto", source=path)
+  np.testing.assert_array_equal(same, noise)
