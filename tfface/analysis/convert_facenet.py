@@ -57,7 +57,8 @@ def _state_dict_sizes(state: Mapping[str, Any], keep_logits: bool):
 
 
 def convert_facenet(state: Mapping[str, np.ndarray],
-                    keep_logits: bool = False) -> facenet.FaceNet:
+                    keep_logits: bool = False,
+                    into: Optional[facenet.FaceNet] = None) -> facenet.FaceNet:
   """A built :class:`~tfface.analysis.facenet.FaceNet` holding ``state``.
 
   Args:
@@ -65,6 +66,8 @@ def convert_facenet(state: Mapping[str, np.ndarray],
       (torch tensors as ``.numpy()``; see :func:`read_state_dict`).
     keep_logits: also convert the ``logits`` layer (`[num_classes, E]`, for
       :meth:`FaceNet.classify`); by default it is dropped.
+    into: an existing FaceNet (of the state dict's sizes) to fill instead of
+      building a new one; nothing is assigned unless every key and shape fits.
 
   Returns:
     The filled network; ``model.get_config()`` is its constructor config for
@@ -76,9 +79,19 @@ def convert_facenet(state: Mapping[str, np.ndarray],
       message names the key).
   """
   embedding_size, num_classes = _state_dict_sizes(state, keep_logits)
-  model = facenet.FaceNet(embedding_size=embedding_size,
-                          num_classes=num_classes)
-  model(tf.zeros([1, facenet.INPUT_SIZE, facenet.INPUT_SIZE, 3]))
+  if into is None:
+    model = facenet.FaceNet(embedding_size=embedding_size,
+                            num_classes=num_classes)
+  else:
+    model = into
+    sizes = (model.network.embedding_size, model.network.num_classes)
+    if sizes != (embedding_size, num_classes):
+      raise WeightsError(
+          f"the facenet-pytorch state dict has embedding size "
+          f"{embedding_size} and {num_classes} logits, the network to fill "
+          f"{sizes[0]} and {sizes[1]}")
+  if not model.built:
+    model(tf.zeros([1, facenet.INPUT_SIZE, facenet.INPUT_SIZE, 3]))
   targets = model.network.torch_variables()
 
   known = set(targets)

@@ -1,4 +1,4 @@
-"""FaceNet identity embeddings: facenet-pytorch's InceptionResnetV1 on tfface images.
+"""FaceNet identity embeddings (facenet-pytorch's InceptionResnetV1).
 
 The identity network of DiscoFaceGAN's imitative loss (L_id) and of identity
 metrics. Users have timesler/facenet-pytorch's released weights ('vggface2':
@@ -8,16 +8,19 @@ Sandberg's 20180402-114759, 'casia-webface': 20180408-102900), which
 :func:`tfface.analysis.weights.load_network`.
 
 Note: DiscoFaceGAN itself used David Sandberg's TF1 FaceNet 20170512-110547
-(MS-Celeb-1M, a **128-d** embedding, same 160 px input and standardisation).
-facenet-pytorch does not ship that model; its 512-d models share the
-architecture up to ``last_linear`` / ``last_bn``, so the embeddings (and
-therefore the cosine scale DiscoFaceGAN's 0.3 margin was tuned on) differ.
-A 128-d Sandberg model converted to facenet-pytorch's layout loads here with
-``embedding_size=128``.
+(MS-Celeb-1M, a **128-d** embedding, same 160 px input and standardisation;
+``microsoft/DiscoFaceGAN`` ``training/pretrained_weights/id_net``).
+facenet-pytorch does not ship that model; its 512-d models have the same
+architecture but were trained anew (VGGFace2 / CASIA-WebFace), so their
+embeddings (and the cosine scale DiscoFaceGAN's 0.3 margin
+in L_id was tuned on) differ. The converter reads the embedding size off
+``last_linear.weight``, so a 128-d model exported in facenet-pytorch's layout
+(e.g. with its ``tensorflow2pytorch`` script) converts as
+``embedding_size=128``; that path is not tested against the TF1 checkpoint.
 
-Preprocessing (facenet-pytorch's MTCNN output + ``fixed_image_standardization``):
-160×160 RGB, ``(pixel_0_255 - 127.5) / 128``. From tfface's `[-1, 1]` images
-that is ``x · 127.5 / 128``.
+Preprocessing (facenet-pytorch's MTCNN crops, then
+``fixed_image_standardization``): 160×160 RGB, ``(pixel_0_255 - 127.5) /
+128``. From tfface's `[-1, 1]` images that is ``x · 127.5 / 128``.
 """
 
 import tensorflow as tf
@@ -52,8 +55,8 @@ class FaceNet(base.Network):
     num_classes: keep facenet-pytorch's ``logits`` layer of this size (for
       :meth:`classify`), or 0 (the embedding only).
     dropout_rate: dropout before ``last_linear`` when training.
-    name: the model name; it prefixes every variable path in a weights file,
-      so it is fixed by default.
+    name: the Keras model name (weights files key variables by attribute
+      path, not by name).
 
   Call: ``images`` `[B, H, W, 3]` float32 RGB in [-1, 1], any H, W (aligned
   face crops as facenet-pytorch's MTCNN makes them: the face box with a
@@ -68,6 +71,10 @@ class FaceNet(base.Network):
     super().__init__(name=name, **kwargs)
     self.network = inception_resnet_v1.InceptionResnetV1(
         embedding_size, num_classes, dropout_rate, name="inception_resnet_v1")
+
+  def build(self, input_shape):
+    # Any input size is resized to 160 px before the network.
+    self.network.build((input_shape[0], INPUT_SIZE, INPUT_SIZE, 3))
 
   def preprocess(self, images: tf.Tensor) -> tf.Tensor:
     """`[B, H, W, 3]` in [-1, 1] -> `[B, 160, 160, 3]` standardised."""
@@ -92,6 +99,7 @@ class FaceNet(base.Network):
     return self.network.classify(self.preprocess(images), training=training)
 
   def get_config(self):
+    """Constructor arguments, JSON-serializable (for ``save_network``)."""
     config = self.network.get_config()
-    config["name"] = self.name
+    del config["name"]
     return config
