@@ -2,6 +2,12 @@ r"""Converts released checkpoints into tfface weights.
 
   python tools/convert_weights.py stylegan2 --from=stylegan2-ffhq-config-f.pt \
       --to=weights/stylegan2_ffhq.npz
+  python tools/convert_weights.py deep3d_recon \
+      --from=checkpoints/face_recon/epoch_20.pth --to=weights/deep3d_recon.npz
+  python tools/convert_weights.py arcface \
+      --from=ms1mv3_arcface_r50_fp16/backbone.pth --to=weights/arcface_r50.npz
+  python tools/convert_weights.py facenet \
+      --from=20180402-114759-vggface2.pt --to=weights/facenet_vggface2.npz
 
 ``stylegan2``: a rosinality/stylegan2-pytorch checkpoint (``g_ema``,
 ``latent_avg``, the noise buffers and, unless --nodiscriminator, ``d``),
@@ -9,6 +15,24 @@ LiftedGAN's reduced-channel checkpoints included. Reading ``.pt`` files needs
 PyTorch (``pip install 'tfface[torch]'``, loaded with ``weights_only=True``);
 a ``.npz`` with keys ``g_ema/<name>``, ``d/<name>`` and ``latent_avg`` (the
 same tensors exported with numpy) needs no PyTorch.
+
+``deep3d_recon``, ``arcface`` and ``facenet`` write face-analysis weights
+(:func:`tfface.analysis.weights.save_network`, loaded with
+``tfface.analysis.weights.load_network``), via
+:func:`tfface.analysis.convert.convert_file`:
+
+* ``deep3d_recon``: Deep3DFaceRecon_pytorch's R-Net, the ``net_recon`` entry
+  of ``epoch_20.pth`` -> 257 coefficients (D3D/PT layout);
+* ``arcface``: an insightface arcface_torch iresnet18/34/50/100
+  ``backbone.pth`` (or ``state_dict_backbone`` of a training checkpoint);
+  --depth checks the depth, which is otherwise read from the keys;
+* ``facenet``: a timesler/facenet-pytorch ``InceptionResnetV1`` state dict
+  (``20180402-114759-vggface2.pt``), by ``tfface.analysis.convert_facenet``.
+
+--key names the checkpoint entry that holds the state dict when it is not
+``net_recon``, ``state_dict``, ``state_dict_backbone`` or the file itself.
+A ``.npz`` of the state dict's arrays (``<name>`` or ``<entry>/<name>``)
+needs no PyTorch.
 """
 
 import sys
@@ -22,9 +46,14 @@ flags.DEFINE_string("from", None, "Checkpoint to read (.pt or .npz).")
 flags.DEFINE_string("to", None, "tfface weights .npz to write.")
 flags.DEFINE_string("generator_key", "g_ema", "Which generator: g_ema or g.")
 flags.DEFINE_bool("discriminator", True, "Also convert 'd' when present.")
+flags.DEFINE_string("key", None, "Face-analysis subjects: the checkpoint "
+                    "entry holding the state dict (default: automatic).")
+flags.DEFINE_integer("depth", None, "arcface: the expected iresnet depth "
+                     "(18, 34, 50, 100; default: read from the keys).")
 
 FLAGS = flags.FLAGS
-SUBJECTS = ("stylegan2",)
+ANALYSIS_SUBJECTS = ("deep3d_recon", "arcface", "facenet")
+SUBJECTS = ("stylegan2",) + ANALYSIS_SUBJECTS
 
 
 def main(argv):
@@ -35,6 +64,11 @@ def main(argv):
   source, target = FLAGS["from"].value, FLAGS.to
   if not source or not target:
     raise ValueError("--from and --to are required")
+  if argv[1] in ANALYSIS_SUBJECTS:
+    from tfface.analysis import convert as analysis_convert  # pylint: disable=g-import-not-at-top
+    print(analysis_convert.convert_file(argv[1], source, target, FLAGS.key,
+                                        FLAGS.depth))
+    return 0
   from tfface.methods.stylegan2 import convert  # pylint: disable=g-import-not-at-top
   from tfface.networks import stylegan2_weights  # pylint: disable=g-import-not-at-top
   if source.endswith(".npz"):

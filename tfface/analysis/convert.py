@@ -32,8 +32,8 @@ one. A missing, unknown or mis-shaped key is a
 Readers: :func:`load_torch_state_dict` (needs PyTorch, the optional
 ``tfface[torch]`` extra; ``weights_only=True``) and
 :func:`load_npz_state_dict` (the same tensors exported with numpy, no
-PyTorch); :func:`read_state_dict` picks one by the file (and reads TF
-checkpoints too, for the FaceNet converter). :func:`convert_file` is what
+PyTorch); :func:`read_state_dict` picks one by the file name.
+:func:`convert_file` is what
 ``tools/convert_weights.py`` runs: read, convert, write a weights file with
 :func:`tfface.analysis.weights.save_network`.
 """
@@ -211,33 +211,13 @@ def load_npz_state_dict(path: str, key: Optional[str] = None) -> Arrays:
   return _strip_module_prefix(arrays)
 
 
-def load_tf_checkpoint(path: str) -> Arrays:
-  """Every variable of a TensorFlow checkpoint (a prefix or its ``.index``).
-
-  Returns:
-    variable name -> array (e.g. Sandberg FaceNet's
-    ``InceptionResnetV1/Conv2d_1a_3x3/weights``).
-  """
-  prefix = path[:-len(".index")] if path.endswith(".index") else path
-  try:
-    reader = tf.train.load_checkpoint(prefix)
-  except (tf.errors.OpError, ValueError) as e:
-    raise WeightsError(f"{path} is not a readable TensorFlow checkpoint ({e})"
-                       ) from e
-  return {name: reader.get_tensor(name)
-          for name in sorted(reader.get_variable_to_shape_map())}
-
-
 def read_state_dict(path: str, key: Optional[str] = None) -> Arrays:
-  """Reads ``path`` by its kind: ``.npz``, a TF checkpoint, else PyTorch.
+  """Reads ``path`` by its name: ``.npz`` without PyTorch, anything else with.
 
-  A TF checkpoint is a prefix with a ``<prefix>.index`` file beside it (or
-  the ``.index`` file itself); ``key`` applies to ``.npz`` and PyTorch files.
+  See :func:`load_npz_state_dict` and :func:`load_torch_state_dict`.
   """
   if path.endswith(".npz"):
     return load_npz_state_dict(path, key)
-  if path.endswith(".index") or os.path.isfile(path + ".index"):
-    return load_tf_checkpoint(path)
   return load_torch_state_dict(path, key)
 
 
@@ -245,57 +225,53 @@ def read_state_dict(path: str, key: Optional[str] = None) -> Arrays:
 # Filling a built network from a state dict.
 
 
-class _StateDictMapper:
-  """Maps state-dict keys onto a built model's variables, checking shapes."""
+def _same(value: np.ndarray) -> np.ndarray:
+  return value
 
-  def __init__(self, state: Mapping[str, np.ndarray], what: str):
-    self.state = state
-    self.what = what
-    self.used = set()
-    self.arrays: Arrays = {}  # variable path -> array
 
-  def _put(self, key: str, variable, torch_shape: Tuple[int, ...],
-           transform: Callable[[np.ndarray], np.ndarray]) -> None:
-    if key not in self.state:
-      raise WeightsError(f"{self.what} lacks {key!r} (expected shape "
-                         f"{torch_shape})")
-    value = np.asarray(self.state[key], np.float32)
-    if value.shape != tuple(torch_shape):
-      raise WeightsError(f"{self.what}: {key!r} has shape {value.shape}; "
-                         f"expected {tuple(torch_shape)}")
-    self.used.add(key)
-    self.arrays[variable.path] = np.ascontiguousarray(
-        transform(value)).reshape(tuple(variable.shape))
+class _StateDictPlan:
+  """Which state-dict key fills which variable of a (not yet built) model.
+
+  The key set is checked (:meth:`check_keys`: missing, unknown) before the
+  model is built, since building is the slow part; shapes are checked when
+  the arrays are assigned (:meth:`assign`, on the built model).
+  """
+
+  def __init__(self):
+    # (key, layer, attribute, torch shape from the Keras shape, transform)
+    self.entries = []
+    self.optional = set()  # keys that may be present and are dropped
+
+  def _add(self, key: str, layer, attribute: str,
+           torch_shape: Callable[[Tuple[int, ...]], Tuple[int, ...]],
+           transform: Callable[[np.ndarray], np.ndarray] = _same) -> None:
+    self.entries.append((key, layer, attribute, torch_shape, transform))
 
   def conv(self, prefix: str, layer) -> None:
     """``<prefix>.weight`` `(O, I, kh, kw)` -> kernel `(kh, kw, I, O)`."""
-    kh, kw, cin, cout = (int(d) for d in layer.kernel.shape)
-    self._put(f"{prefix}.weight", layer.kernel, (cout, cin, kh, kw),
+    self._add(f"{prefix}.weight", layer, "kernel",
+              lambda s: (s[3], s[2], s[0], s[1]),
               lambda w: w.transpose(2, 3, 1, 0))
     if layer.use_bias:
-      self._put(f"{prefix}.bias", layer.bias, (cout,), lambda b: b)
+      self._add(f"{prefix}.bias", layer, "bias", tuple)
 
   def batch_norm(self, prefix: str, layer) -> None:
     """BatchNorm2d / 1d: weight, bias, running_mean, running_var."""
     for torch_name, keras_name in _BN_FIELDS:
-      variable = getattr(layer, keras_name)
-      self._put(f"{prefix}.{torch_name}", variable,
-                tuple(int(d) for d in variable.shape), lambda v: v)
-    counter = f"{prefix}.num_batches_tracked"
-    if counter in self.state:  # a training counter; inference ignores it
-      self.used.add(counter)
+      self._add(f"{prefix}.{torch_name}", layer, keras_name, tuple)
+    # A training counter; inference does not use it.
+    self.optional.add(f"{prefix}.num_batches_tracked")
 
   def prelu(self, prefix: str, layer) -> None:
     """``nn.PReLU(C).weight`` `(C,)` -> alpha `(1, 1, C)`."""
-    channels = int(layer.alpha.shape[-1])
-    self._put(f"{prefix}.weight", layer.alpha, (channels,), lambda a: a)
+    self._add(f"{prefix}.weight", layer, "alpha", lambda s: (s[-1],))
 
   def dense_from_1x1(self, prefix: str, layer) -> None:
     """1×1 conv on a `[B, C, 1, 1]` map `(O, C, 1, 1)` -> Dense `(C, O)`."""
-    cin, cout = (int(d) for d in layer.kernel.shape)
-    self._put(f"{prefix}.weight", layer.kernel, (cout, cin, 1, 1),
-              lambda w: w.reshape(cout, cin).T)
-    self._put(f"{prefix}.bias", layer.bias, (cout,), lambda b: b)
+    self._add(f"{prefix}.weight", layer, "kernel",
+              lambda s: (s[1], s[0], 1, 1),
+              lambda w: w.reshape(w.shape[0], w.shape[1]).T)
+    self._add(f"{prefix}.bias", layer, "bias", tuple)
 
   def linear_from_nchw(self, prefix: str, layer, channels: int,
                        size: int) -> None:
@@ -305,19 +281,40 @@ class _StateDictMapper:
     ``(h·W + w)·C + c``, so the weight `(O, C·H·W)` becomes
     ``reshape(O, C, H, W).transpose(2, 3, 1, 0).reshape(H·W·C, O)``.
     """
-    fan_in, cout = (int(d) for d in layer.kernel.shape)
-    self._put(f"{prefix}.weight", layer.kernel, (cout, fan_in),
-              lambda w: w.reshape(cout, channels, size, size)
-              .transpose(2, 3, 1, 0).reshape(fan_in, cout))
-    self._put(f"{prefix}.bias", layer.bias, (cout,), lambda b: b)
+    self._add(f"{prefix}.weight", layer, "kernel", lambda s: (s[1], s[0]),
+              lambda w: w.reshape(w.shape[0], channels, size, size)
+              .transpose(2, 3, 1, 0).reshape(-1, w.shape[0]))
+    self._add(f"{prefix}.bias", layer, "bias", tuple)
 
-  def finish(self, model: tf.keras.Model) -> None:
-    unknown = sorted(set(self.state) - self.used)
+  def check_keys(self, state: Mapping[str, Any], what: str) -> None:
+    """Raises WeightsError for the first missing key, or unknown keys."""
+    expected = [e[0] for e in self.entries]
+    missing = [k for k in expected if k not in state]
+    if missing:
+      more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+      raise WeightsError(f"{what} lacks {missing[0]!r}{more}")
+    unknown = sorted(set(state) - set(expected) - self.optional)
     if unknown:
-      raise WeightsError(f"{self.what} has keys the converter does not know: "
-                         f"{unknown[:5]}" + (f" (and {len(unknown) - 5} more)"
-                                             if len(unknown) > 5 else ""))
-    weights.assign_arrays(model, self.arrays, self.what)
+      more = f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""
+      raise WeightsError(f"{what} has keys the converter does not know: "
+                         f"{unknown[:5]}{more}")
+
+  def assign(self, model: tf.keras.Model, state: Mapping[str, Any],
+             what: str) -> None:
+    """Checks every shape and assigns the arrays to the built ``model``."""
+    names = {id(v): n for n, v in weights.named_variables(model).items()}
+    arrays: Arrays = {}
+    for key, layer, attribute, torch_shape, transform in self.entries:
+      variable = getattr(layer, attribute)
+      shape = tuple(int(d) for d in variable.shape)
+      expected = tuple(torch_shape(shape))
+      value = np.asarray(state[key], np.float32)
+      if value.shape != expected:
+        raise WeightsError(f"{what}: {key!r} has shape {value.shape}; "
+                           f"expected {expected}")
+      arrays[names[id(variable)]] = np.ascontiguousarray(
+          transform(value)).reshape(shape)
+    weights.assign_arrays(model, arrays, what)
 
 
 def _block_counts(state: Mapping[str, Any], pattern: str) -> Tuple[int, ...]:
@@ -384,11 +381,10 @@ def convert_deep3d_recon(state: Mapping[str, Any], input_size: int = 224,
   arch = deep3d_recon_architecture(state, what)
   model = public_nets.Deep3DReconNet(arch["depth"], arch["width"],
                                      int(input_size))
-  model(tf.zeros([1, model.input_size, model.input_size, 3]))
-  mapper = _StateDictMapper(state, what)
+  plan = _StateDictPlan()
   backbone = model.backbone
-  mapper.conv("backbone.conv1", backbone.conv1)
-  mapper.batch_norm("backbone.bn1", backbone.bn1)
+  plan.conv("backbone.conv1", backbone.conv1)
+  plan.batch_norm("backbone.bn1", backbone.bn1)
   names = ("conv1", "bn1", "conv2", "bn2") + (
       ("conv3", "bn3") if backbone.bottleneck else ())
   for s, stage in enumerate(backbone.stages, start=1):
@@ -397,15 +393,17 @@ def convert_deep3d_recon(state: Mapping[str, Any], input_size: int = 224,
       for name in names:
         layer = getattr(block, name)
         if name.startswith("conv"):
-          mapper.conv(f"{prefix}.{name}", layer)
+          plan.conv(f"{prefix}.{name}", layer)
         else:
-          mapper.batch_norm(f"{prefix}.{name}", layer)
+          plan.batch_norm(f"{prefix}.{name}", layer)
       if block.downsample_0 is not None:
-        mapper.conv(f"{prefix}.downsample.0", block.downsample_0)
-        mapper.batch_norm(f"{prefix}.downsample.1", block.downsample_1)
+        plan.conv(f"{prefix}.downsample.0", block.downsample_0)
+        plan.batch_norm(f"{prefix}.downsample.1", block.downsample_1)
   for j, head in enumerate(model.heads):
-    mapper.dense_from_1x1(f"final_layers.{j}", head)
-  mapper.finish(model)
+    plan.dense_from_1x1(f"final_layers.{j}", head)
+  plan.check_keys(state, what)
+  model(tf.zeros([1, model.input_size, model.input_size, 3]))
+  plan.assign(model, state, what)
   return model
 
 
@@ -465,29 +463,30 @@ def convert_arcface(state: Mapping[str, Any], depth: Optional[int] = None,
     raise WeightsError(f"{what} holds an iresnet{arch['depth']}, not the "
                        f"iresnet{int(depth)} asked for")
   model = public_nets.ArcFaceIResNet(**arch)
-  model(tf.zeros([1, model.input_size, model.input_size, 3]))
   net = model.backbone
-  mapper = _StateDictMapper(state, what)
-  mapper.conv("conv1", net.conv1)
-  mapper.batch_norm("bn1", net.bn1)
-  mapper.prelu("prelu", net.prelu)
+  plan = _StateDictPlan()
+  plan.conv("conv1", net.conv1)
+  plan.batch_norm("bn1", net.bn1)
+  plan.prelu("prelu", net.prelu)
   for s, stage in enumerate(net.stages, start=1):
     for i, block in enumerate(stage):
       prefix = f"layer{s}.{i}"
-      mapper.batch_norm(f"{prefix}.bn1", block.bn1)
-      mapper.conv(f"{prefix}.conv1", block.conv1)
-      mapper.batch_norm(f"{prefix}.bn2", block.bn2)
-      mapper.prelu(f"{prefix}.prelu", block.prelu)
-      mapper.conv(f"{prefix}.conv2", block.conv2)
-      mapper.batch_norm(f"{prefix}.bn3", block.bn3)
+      plan.batch_norm(f"{prefix}.bn1", block.bn1)
+      plan.conv(f"{prefix}.conv1", block.conv1)
+      plan.batch_norm(f"{prefix}.bn2", block.bn2)
+      plan.prelu(f"{prefix}.prelu", block.prelu)
+      plan.conv(f"{prefix}.conv2", block.conv2)
+      plan.batch_norm(f"{prefix}.bn3", block.bn3)
       if block.downsample_0 is not None:
-        mapper.conv(f"{prefix}.downsample.0", block.downsample_0)
-        mapper.batch_norm(f"{prefix}.downsample.1", block.downsample_1)
-  mapper.batch_norm("bn2", net.bn2)
-  mapper.linear_from_nchw("fc", net.fc, net.feature_channels,
-                          net.feature_map_size)
-  mapper.batch_norm("features", net.features)
-  mapper.finish(model)
+        plan.conv(f"{prefix}.downsample.0", block.downsample_0)
+        plan.batch_norm(f"{prefix}.downsample.1", block.downsample_1)
+  plan.batch_norm("bn2", net.bn2)
+  plan.linear_from_nchw("fc", net.fc, net.feature_channels,
+                        net.feature_map_size)
+  plan.batch_norm("features", net.features)
+  plan.check_keys(state, what)
+  model(tf.zeros([1, model.input_size, model.input_size, 3]))
+  plan.assign(model, state, what)
   return model
 
 
@@ -499,7 +498,8 @@ IMAGES = ("[B, H, W, 3] float32 RGB in [-1, 1], any size (the network "
 SUBJECTS = ("deep3d_recon", "arcface", "facenet")
 
 
-def _facenet_convert(state: Arrays):
+def _facenet_module():
+  """``tfface.analysis.convert_facenet``, imported on first use."""
   try:
     from tfface.analysis import convert_facenet  # pylint: disable=g-import-not-at-top
   except ModuleNotFoundError as e:
@@ -507,15 +507,15 @@ def _facenet_convert(state: Arrays):
       raise
     raise ImportError("the FaceNet converter (tfface.analysis.convert_facenet)"
                       " is not part of this tfface installation") from e
-  return convert_facenet.convert_facenet(state)
+  return convert_facenet
 
 
 def _config(model) -> Dict[str, Any]:
+  """Constructor arguments: ``model.config()``, else its ``get_config()``."""
   config = getattr(model, "config", None)
-  if not callable(config):
-    raise WeightsError(f"{type(model).__name__} has no config() giving its "
-                       "constructor arguments; cannot write its weights file")
-  return dict(config())
+  if callable(config):
+    return dict(config())
+  return dict(model.get_config())
 
 
 def convert_file(subject: str, source: str, target: str,
@@ -527,7 +527,7 @@ def convert_file(subject: str, source: str, target: str,
     subject: ``"deep3d_recon"``, ``"arcface"`` or ``"facenet"``
       (:data:`SUBJECTS`).
     source: the checkpoint (``.pth``/``.pt`` needs PyTorch; ``.npz`` of the
-      same arrays does not; FaceNet also reads a TF checkpoint prefix).
+      same arrays does not).
     target: the ``.npz`` weights file to write (atomically).
     key: the checkpoint entry holding the state dict (default automatic).
     depth: arcface only: the expected iresnet depth (default inferred).
@@ -544,8 +544,16 @@ def convert_file(subject: str, source: str, target: str,
                      f"{list(SUBJECTS)}")
   if depth is not None and subject != "arcface":
     raise ValueError("--depth applies to the arcface subject only")
-  state = read_state_dict(source, key)
   name = os.path.basename(source)
+  if subject == "facenet":
+    module = _facenet_module()
+    # The FaceNet converter's own reader when it has one (it knows
+    # facenet-pytorch's files); --key goes through the generic one.
+    reader = getattr(module, "read_state_dict", None)
+    state = (reader(source) if reader is not None and key is None
+             else read_state_dict(source, key))
+  else:
+    state = read_state_dict(source, key)
   if subject == "deep3d_recon":
     model = convert_deep3d_recon(state, what=name)
     metadata = {
@@ -558,7 +566,7 @@ def convert_file(subject: str, source: str, target: str,
                   "| angles | gamma | trans, and its named slices",
         "coefficient_slices": {k: list(v) for k, v in
                                public_nets.BFM_257_SLICES.items()}}
-    detail = f"resnet{model.backbone.depth}, {model.input_size} px"
+    detail = f"resnet{model.backbone.depth}"
   elif subject == "arcface":
     model = convert_arcface(state, depth, what=name)
     metadata = {
@@ -569,15 +577,16 @@ def convert_file(subject: str, source: str, target: str,
         "output": f"[B, {model.backbone.embedding_size}] embedding, "
                   "L2-normalized (call with normalize=False for the raw "
                   "features)"}
-    detail = f"iresnet{model.backbone.depth}, {model.input_size} px"
+    detail = f"iresnet{model.backbone.depth}"
   else:
-    model = _facenet_convert(state)
-    metadata = {"reference": "davidsandberg/facenet inception_resnet_v1",
-                "reference_input": "160x160 RGB, (x - 127.5) / 128"}
-    detail = f"{getattr(model, 'input_size', '?')} px"
-  metadata.update({"source": name, "subject": subject, "input": IMAGES,
+    model = module.convert_facenet(state)
+    describe = getattr(module, "conversion_metadata", None)
+    metadata = dict(describe(source)) if describe is not None else {}
+    detail = type(model).__name__
+  metadata.setdefault("input", IMAGES)
+  metadata.update({"source": name, "subject": subject,
                    "input_size": int(model.input_size)})
   weights.save_network(target, model, _config(model), metadata)
-  return (f"wrote {target} ({subject}: {detail}; {len(model.weights)} "
-          "tensors)")
+  return (f"wrote {target} ({subject}: {detail}, {model.input_size} px; "
+          f"{len(model.weights)} tensors)")
 

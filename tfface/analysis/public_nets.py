@@ -114,8 +114,6 @@ class Deep3DReconNet(base.Network):
 
   def __init__(self, depth: int = 50, width: int = 64, input_size: int = 224,
                name: str = "deep3d_recon", **kwargs):
-    # A fixed name keeps the variable paths (the weights file's keys) the
-    # same for every instance in a process.
     super().__init__(name=name, **kwargs)
     self.input_size = int(input_size)
     self.backbone = torchvision_resnet.TorchvisionResNet(
