@@ -27,7 +27,7 @@ for name, sig in meta["signatures"].items():
     inputs[spec["name"]] = tf.constant(np.full(shape, value, spec["dtype"]))
   result = loaded.signatures[name](**inputs)
   out["ran"][name] = {k: list(v.shape) for k, v in result.items()}
-  if name in ("serving_default", "generate"):
+  if name in ("serving_default", "generate") and "image" in result:
     out[name] = result["image"].numpy().tolist()
 print(json.dumps(out))
 """
@@ -35,7 +35,8 @@ print(json.dumps(out))
 
 def run_from_metadata(version_dir, tmp_path):
   """The fresh process's report: keys, metadata, output shapes per signature,
-  and the ``serving_default`` and ``generate`` images."""
+  and the ``serving_default`` and ``generate`` images (when they return
+  one: analysis nets return landmarks, embeddings, ...)."""
   script = os.path.join(str(tmp_path), "run_all.py")
   with open(script, "w") as f:
     f.write(RUN_ALL)
