@@ -56,3 +56,27 @@ def test_latent_gan_default_is_adam_and_gin_can_replace_it():
   assert isinstance(method.d_optimizer, tf.keras.optimizers.RMSprop)
   # No lazy regularizer here: the rate is the configured one.
   assert float(method.d_optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_a_run_with_a_gin_optimizer_schedule_restores(tmp_path):
+  """Bindings read only while building (the optimizer and its schedule) are
+  in the run's operative config, so restore_run rebuilds the same optimizer."""
+  from tfface.training import restore  # pylint: disable=g-import-not-at-top
+  from tfface.training import train_lib  # pylint: disable=g-import-not-at-top
+  config.parse_config(["gin/stylegan2/test.gin"], [
+      "StyleGAN2Method.optimizer = @tf.keras.optimizers.Adam",
+      "tf.keras.optimizers.Adam.learning_rate = "
+      "@tf.keras.optimizers.schedules.CosineDecay()",
+      "tf.keras.optimizers.schedules.CosineDecay.initial_learning_rate = 0.01",
+      "tf.keras.optimizers.schedules.CosineDecay.decay_steps = 100",
+      "train.max_steps = 2", "train.checkpoint_every = 2",
+  ])
+  model_dir = str(tmp_path / "run")
+  train_lib.train(model_dir=model_dir)
+  with open(f"{model_dir}/operative_config.gin") as f:
+    assert "CosineDecay.decay_steps = 100" in f.read()
+  gin.clear_config()
+  # Before the config was read after build(), this restore failed: the
+  # rebuilt optimizer had a constant rate, the checkpoint a schedule.
+  method = restore.restore_run(model_dir)
+  assert int(method.global_step.numpy()) == 2

@@ -15,7 +15,7 @@ a method built its optimizers with are re-applied after the restore (see
 
 import dataclasses
 import os
-from typing import Dict, List, Mapping, NamedTuple, Optional
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Union
 
 from absl import logging
 import numpy as np
@@ -266,7 +266,8 @@ def run_training(method: method_lib.TrainingMethod,
                  config: LoopConfig,
                  strategy: Optional[tf.distribute.Strategy] = None,
                  resume: bool = True,
-                 operative_config: Optional[str] = None) -> Dict[str, float]:
+                 operative_config: Union[str, Callable[[], str], None] = None
+                 ) -> Dict[str, float]:
   """Trains ``method`` on ``dataset`` until ``config.max_steps``.
 
   Args:
@@ -279,7 +280,8 @@ def run_training(method: method_lib.TrainingMethod,
     strategy: defaults to the current (default) strategy.
     resume: continue from the newest checkpoint in ``model_dir``; when False
       and checkpoints exist, raise instead of overwriting them.
-    operative_config: gin's operative config text, saved with the run.
+    operative_config: gin's operative config text, saved with the run, or a
+      callable returning it (called after the method is built).
 
   Returns:
     The losses of the last step, as floats.
@@ -361,6 +363,11 @@ def run_training(method: method_lib.TrainingMethod,
 
   writer = summaries_lib.SummaryWriter(
       os.path.join(model_dir, "train") if chief else None)
+  if callable(operative_config):
+    # Read after build(): bindings used only while building (an optimizer
+    # factory's learning-rate schedule) are in gin's operative config only
+    # once called, and a restore needs them.
+    operative_config = operative_config()
   if chief and operative_config:
     tf.io.gfile.makedirs(model_dir)
     path = os.path.join(model_dir, "operative_config.gin")

@@ -83,4 +83,4 @@ def train(model_dir: str,
   dataset = dataset_fn(global_batch_size)
   return loop.run_training(method(), dataset, model_dir, config,
                            strategy=dist, resume=resume,
-                           operative_config=gin.operative_config_str())
+                           operative_config=gin.operative_config_str)
