@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` and `make test`.
+# The two commands of the README: `make demo` and `make test`; `make pretrained`
+# trains the bundle of frozen networks the other methods' CPU configs use.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ TFG := tensorflow-graphics==2021.12.3
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean pretrained
 
 venv: $(VENV)/.installed
 
@@ -21,6 +22,9 @@ $(VENV)/.installed: setup.py
 
 demo: venv
 	$(PY) tools/demo.py --output_dir=demo_out
+
+pretrained: venv
+	$(PY) tools/make_pretrained.py --output_dir=pretrained
 
 test: venv
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS) tests

@@ -59,6 +59,7 @@ setuptools.setup(
             "tfface-benchmark=tfface_tools.benchmark:run",
             "tfface-edit=tfface_tools.edit:run",
             "tfface-align-faces=tfface_tools.align_faces:run",
+            "tfface-make-pretrained=tfface_tools.make_pretrained:run",
             "tfface-evaluate=tfface_tools.evaluate:run",
             "tfface-demo=tfface_tools.demo:run",
             "tfface-export=tfface_export.export_savedmodel:run",

@@ -4,9 +4,20 @@ r"""Measured evaluation of a trained model.
       --heldout_pattern='demo_out/data/heldout/synthetic-*-of-*.tfrecord' \
       --output_json=demo_out/control.json
 
+  python tools/evaluate.py analysis --bundle_dir=pretrained \
+      --heldout_pattern='pretrained/work/data/heldout/labeled-*-of-*.tfrecord' \
+      --num_faces=1000 --output_json=analysis.json
+
 ``confignet``: reconstruction error vs. the true render and vs. another face,
 per-factor swap correlation with the true render change and the change
 outside the factor's renderer region, and pose (yaw) accuracy; JSON out.
+
+``analysis``: the face-analysis nets of a bundle (or single weights files,
+``--weights=landmarks=path.npz,parser=other.npz``) on held-out labeled faces
+(``tools/make_synthetic.py --mode=labeled`` with another seed): per-group
+reconstruction error (pose in degrees) and projected-landmark error, landmark
+NME, identity verification across yaw (ROC AUC, TAR at FAR 1e-2), parser IoU
+per class; overall and per render style.
 """
 
 import json
@@ -23,9 +34,14 @@ flags.DEFINE_string("heldout_pattern", None,
 flags.DEFINE_integer("num_faces", 32, "Held-out faces to measure.")
 flags.DEFINE_integer("seed", 0, "Pairing seed.")
 flags.DEFINE_string("output_json", "", "Where to write the numbers.")
+flags.DEFINE_string("bundle_dir", None,
+                    "analysis: a pretrained bundle (its analysis nets).")
+flags.DEFINE_list("weights", [],
+                  "analysis: net=path.npz pairs (instead of --bundle_dir).")
+flags.DEFINE_integer("image_size", 64, "analysis: size the faces are read at.")
 
 FLAGS = flags.FLAGS
-SUBJECTS = ("confignet",)
+SUBJECTS = ("confignet", "analysis")
 
 
 def main(argv):
@@ -33,6 +49,8 @@ def main(argv):
     print(f"usage: evaluate.py {{{','.join(SUBJECTS)}}} --export_dir=... "
           "--heldout_pattern=...", file=sys.stderr)
     return 2
+  if argv[1] == "analysis":
+    return _analysis()
   if not FLAGS.export_dir or not FLAGS.heldout_pattern:
     raise ValueError("--export_dir and --heldout_pattern are required")
   from tfface.methods.confignet import evaluation  # pylint: disable=g-import-not-at-top
@@ -43,6 +61,32 @@ def main(argv):
     print(line)
   if not FLAGS.output_json:
     print(json.dumps(result, indent=2))
+  return 0
+
+
+def _analysis():
+  from tfface.methods.analysis import evaluation  # pylint: disable=g-import-not-at-top
+  if not FLAGS.heldout_pattern:
+    raise ValueError("--heldout_pattern is required (held-out shards of "
+                     "tools/make_synthetic.py --mode=labeled)")
+  if bool(FLAGS.bundle_dir) == bool(FLAGS.weights):
+    raise ValueError("give either --bundle_dir or --weights=net=path,...")
+  if FLAGS.bundle_dir:
+    paths = evaluation.bundle_paths(FLAGS.bundle_dir)
+    if not paths:
+      raise ValueError(f"{FLAGS.bundle_dir} holds no analysis weights files "
+                       "(expected e.g. landmarks.npz; run make pretrained)")
+  else:
+    pairs = [item.split("=", 1) for item in FLAGS.weights]
+    if any(len(pair) != 2 for pair in pairs):
+      raise ValueError("--weights takes net=path pairs, e.g. "
+                       "landmarks=pretrained/landmarks.npz")
+    paths = dict(pairs)
+  result = evaluation.evaluate_weights(paths, FLAGS.heldout_pattern,
+                                       FLAGS.image_size,
+                                       FLAGS.num_faces if FLAGS["num_faces"]
+                                       .present else 1000, FLAGS.output_json)
+  print(json.dumps(result, indent=2, sort_keys=True))
   return 0
 
 
