@@ -1,16 +1,14 @@
 """IdentityMethod: grouped data, the loss falls and identities separate,
 clear errors, the weights file (without the ArcFace head) and the export."""
 
-import json
 import os
-import subprocess
-import sys
 
 import gin
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.export import every_signature
 from tfface import config as config_lib
 from tfface.analysis import weights as weights_lib
 from tfface.data import synthetic
@@ -165,33 +163,6 @@ def test_margin_warmup_ramps_linearly():
   assert float(method.current_margin()) == pytest.approx(0.4)
 
 
-RUN_EXPORT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-assert not any(m.startswith("tfface") for m in sys.modules)
-loaded = tf.saved_model.load(sys.argv[1])
-meta = json.loads(loaded.signatures["metadata"]()["json"].numpy().decode())
-images = np.load(sys.argv[2])
-out = {"keys": sorted(loaded.signatures.keys()), "meta": meta, "ran": {}}
-for name, sig in meta["signatures"].items():
-  inputs = {}
-  for spec in sig["inputs"]:
-    shape = [2 if isinstance(d, str) else d for d in spec["shape"]]
-    inputs[spec["name"]] = tf.constant(np.full(shape, 0.0, spec["dtype"]))
-  result = loaded.signatures[name](**inputs)
-  out["ran"][name] = {k: list(v.shape) for k, v in result.items()}
-out["embed"] = loaded.signatures["embed"](
-    images=tf.constant(images))["embedding"].numpy().tolist()
-try:
-  loaded.signatures["embed"](images=tf.constant(images * 3.0))
-  out["range_error"] = None
-except tf.errors.InvalidArgumentError as e:
-  out["range_error"] = e.message
-print(json.dumps(out))
-"""
-
-
 def test_run_writes_weights_without_the_head_and_exports(shards, tmp_path):
   _parse_test_config(shards, "train.max_steps = 4",
                      "train.checkpoint_every = 4")
@@ -219,21 +190,14 @@ def test_run_writes_weights_without_the_head_and_exports(shards, tmp_path):
   # The export: every signature runs from its metadata in a fresh process.
   gin.clear_config()
   version_dir = from_run.export_run(model_dir, str(tmp_path / "export"))
-  np.save(tmp_path / "images.npy", images)
-  script = tmp_path / "run_export.py"
-  script.write_text(RUN_EXPORT)
-  env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3",
-             CUDA_VISIBLE_DEVICES="")
-  result = subprocess.run([sys.executable, str(script), version_dir,
-                           str(tmp_path / "images.npy")], capture_output=True,
-                          text=True, env=env, cwd=str(tmp_path), timeout=120,
-                          check=False)
-  assert result.returncode == 0, result.stderr[-2000:]
-  out = json.loads(result.stdout.strip().splitlines()[-1])
+  out = every_signature.run_from_metadata(version_dir, tmp_path, calls={
+      "embed": ("embed", {"images": images}),
+      "out_of_range": ("embed", {"images": images * 3.0})})
   assert {"embed", "serving_default", "metadata"} <= set(out["keys"])
   assert out["meta"]["method"] == "identity"
   assert out["meta"]["serving_default"] == "embed"
   assert out["ran"]["embed"] == {"embedding": [2, 16]}
   assert out["ran"]["serving_default"] == {"embedding": [2, 16]}
-  np.testing.assert_allclose(np.array(out["embed"]), expected, atol=1e-5)
-  assert "images must be in [-1, 1]" in out["range_error"]
+  np.testing.assert_allclose(np.array(out["calls"]["embed"]["embedding"]),
+                             expected, atol=1e-5)
+  assert "images must be in [-1, 1]" in out["calls"]["out_of_range"]["error"]

@@ -1,15 +1,13 @@
 """The landmark trainer: loss, augmentation, evaluation, weights and export."""
 
-import json
 import os
-import subprocess
-import sys
 
 import gin
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.export import every_signature
 from tfface import config
 from tfface.analysis import augment
 from tfface.analysis import landmarks as landmarks_lib
@@ -21,43 +19,6 @@ from tfface.methods.analysis import data
 from tfface.methods.analysis import landmarks
 from tfface.training import restore
 from tfface.training import train_lib
-
-# Runs every signature of an export from its metadata in a process without
-# tfface (tests/export/every_signature.py's check; its helper also reads an
-# "image" output, which these exports do not have).
-RUN_ALL = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-assert not any(m.startswith("tfface") for m in sys.modules)
-loaded = tf.saved_model.load(sys.argv[1])
-meta = json.loads(loaded.signatures["metadata"]()["json"].numpy().decode())
-out = {"keys": sorted(loaded.signatures.keys()), "meta": meta, "ran": {}}
-for name, sig in meta["signatures"].items():
-  inputs = {}
-  for spec in sig["inputs"]:
-    shape = [2 if isinstance(d, str) else d for d in spec["shape"]]
-    value = max(0.0, spec.get("minimum", 0.0))
-    inputs[spec["name"]] = tf.constant(np.full(shape, value, spec["dtype"]))
-  result = loaded.signatures[name](**inputs)
-  out["ran"][name] = {k: [list(v.shape), v.dtype.name]
-                      for k, v in result.items()}
-print(json.dumps(out))
-"""
-
-
-def run_every_signature(version_dir, tmp_path):
-  """The fresh process's report: keys, metadata, output shapes and dtypes."""
-  script = os.path.join(str(tmp_path), "run_all.py")
-  with open(script, "w") as f:
-    f.write(RUN_ALL)
-  env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run([sys.executable, script, version_dir],
-                          capture_output=True, text=True, env=env,
-                          cwd=str(tmp_path), timeout=120, check=False)
-  assert result.returncode == 0, result.stderr[-2000:]
-  return json.loads(result.stdout.strip().splitlines()[-1])
-
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -205,12 +166,13 @@ def test_weights_from_run_reproduce_the_network(run_dir, tmp_path, pattern):
 
 def test_export_every_signature_runs(run_dir, tmp_path, pattern):
   version = from_run.export_run(run_dir, str(tmp_path / "export"))
-  report = run_every_signature(version, tmp_path)
+  report = every_signature.run_from_metadata(version, tmp_path)
   assert report["meta"]["method"] == "landmarks"
   assert set(report["ran"]) == {"landmarks", "serving_default", "metadata"}
   # The metadata's inputs are [B, H, W, 3] (named sizes): a 2 x 2 image.
   for name in ("landmarks", "serving_default"):
-    assert report["ran"][name] == {"landmarks": [[2, 68, 2], "float32"]}
+    assert report["ran"][name] == {"landmarks": [2, 68, 2]}
+    assert report["dtypes"][name] == {"landmarks": "float32"}
   # The served points are the network's, in the input's pixel frame.
   method = restore.restore_run(run_dir)
   gin.clear_config()

@@ -1,15 +1,13 @@
 """ReconstructionMethod: losses, training, weights file, export, evaluation."""
 
-import json
 import os
-import subprocess
-import sys
 
 import gin
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.export import every_signature
 from tfface import config
 from tfface.analysis import weights
 from tfface.data import synthetic
@@ -164,29 +162,6 @@ def test_evaluate_reconstruction_per_style(pattern):
       np.concatenate(pixels).mean(), rel=1e-4)
 
 
-RUN_EXPORT = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-assert not any(m.startswith("tfface") for m in sys.modules)
-loaded = tf.saved_model.load(sys.argv[1])
-meta = json.loads(loaded.signatures["metadata"]()["json"].numpy().decode())
-images = np.load(sys.argv[2])
-out = {"keys": sorted(loaded.signatures.keys()), "meta": meta, "ran": {}}
-for name, sig in meta["signatures"].items():
-  inputs = {}
-  for spec in sig["inputs"]:
-    shape = [2 if isinstance(d, str) else d for d in spec["shape"]]
-    value = max(0.0, spec.get("minimum", 0.0))
-    inputs[spec["name"]] = tf.constant(np.full(shape, value, spec["dtype"]))
-  result = loaded.signatures[name](**inputs)
-  out["ran"][name] = {k: list(v.shape) for k, v in result.items()}
-result = loaded.signatures["reconstruct"](images=tf.constant(images))
-out["reconstruct"] = {k: v.numpy().tolist() for k, v in result.items()}
-print(json.dumps(out))
-"""
-
-
 def test_train_run_weights_file_and_export(pattern, tmp_path):
   run_dir = str(tmp_path / "run")
   config.parse_config([TEST_GIN], [
@@ -216,16 +191,8 @@ def test_train_run_weights_file_and_export(pattern, tmp_path):
   version = metadata_lib.export_servable(
       module, str(tmp_path / "export"), signatures, module.export_metadata(),
       module.signature_inputs())
-  script = tmp_path / "run_all.py"
-  script.write_text(RUN_EXPORT)
-  np.save(tmp_path / "images.npy", images.numpy())
-  env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-  result = subprocess.run(
-      [sys.executable, str(script), version, str(tmp_path / "images.npy")],
-      capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=120,
-      check=False)
-  assert result.returncode == 0, result.stderr[-2000:]
-  out = json.loads(result.stdout.strip().splitlines()[-1])
+  out = every_signature.run_from_metadata(version, tmp_path, calls={
+      "reconstruct": ("reconstruct", {"images": images.numpy()})})
   assert out["keys"] == ["metadata", "reconstruct", "serving_default"]
   assert out["meta"]["serving_default"] == "reconstruct"
   assert out["meta"]["slices"]["translation"] == [94, 97]
@@ -233,7 +200,7 @@ def test_train_run_weights_file_and_export(pattern, tmp_path):
   assert out["ran"]["reconstruct"]["landmarks"] == [2, 68, 2]
   assert out["ran"]["reconstruct"]["coefficients"] == [2, 97]
   for key in ("pose", "expression", "landmarks"):
-    np.testing.assert_allclose(out["reconstruct"][key], expected[key],
+    np.testing.assert_allclose(out["calls"]["reconstruct"][key], expected[key],
                                rtol=1e-4, atol=1e-4)
 
 
