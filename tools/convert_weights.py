@@ -16,6 +16,13 @@ PyTorch (``pip install 'tfface[torch]'``, loaded with ``weights_only=True``);
 a ``.npz`` with keys ``g_ema/<name>``, ``d/<name>`` and ``latent_avg`` (the
 same tensors exported with numpy) needs no PyTorch.
 
+  python tools/convert_weights.py alae --from=celeba/model_final.pth \
+      --to=weights/alae_celeba.npz
+
+``alae``: a podgorskiy/ALAE checkpoint (``{"models": {...}}``; the EMA ``*_s``
+networks unless --nouse_ema) -> a StyleALAE autoencoder
+(``tfface.methods.latent.codes.load_autoencoder``).
+
 ``deep3d_recon``, ``arcface`` and ``facenet`` write face-analysis weights
 (:func:`tfface.analysis.weights.save_network`, loaded with
 ``tfface.analysis.weights.load_network``), via
@@ -51,9 +58,11 @@ flags.DEFINE_string("key", None, "Face-analysis subjects: the checkpoint "
 flags.DEFINE_integer("depth", None, "arcface: the expected iresnet depth "
                      "(18, 34, 50, 100; default: read from the keys).")
 
+flags.DEFINE_bool("use_ema", True, "alae: the EMA (*_s) networks.")
+
 FLAGS = flags.FLAGS
 ANALYSIS_SUBJECTS = ("deep3d_recon", "arcface", "facenet")
-SUBJECTS = ("stylegan2",) + ANALYSIS_SUBJECTS
+SUBJECTS = ("stylegan2", "alae") + ANALYSIS_SUBJECTS
 
 
 def main(argv):
@@ -64,6 +73,12 @@ def main(argv):
   source, target = FLAGS["from"].value, FLAGS.to
   if not source or not target:
     raise ValueError("--from and --to are required")
+  if argv[1] == "alae":
+    from tfface.methods.latent import alae_convert  # pylint: disable=g-import-not-at-top
+    model = alae_convert.convert_file(source, target, use_ema=FLAGS.use_ema)
+    print(f"wrote {target} (StyleALAE, {model.image_size} px, code "
+          f"{model.code_size})")
+    return 0
   if argv[1] in ANALYSIS_SUBJECTS:
     from tfface.analysis import convert as analysis_convert  # pylint: disable=g-import-not-at-top
     print(analysis_convert.convert_file(argv[1], source, target, FLAGS.key,

@@ -18,6 +18,17 @@ when no face is found, or the detector (``pip install 'tfface[align]'``) is
 not installed, one warning line says so and the image is used as it is.
 ``yes`` always aligns (no face is an ``error:`` line), ``no`` never does.
 
+``latent`` (``tools/edit.py latent``): with a conditional latent GAN export
+(issue: conditional latent models) it changes an attribute of each face,
+one column per ``--label`` (default every class); with a keypoint-mapper
+export it transfers the keypoints of ``--target_image`` faces (found with
+``--landmarks_weights``, a landmark-net weights file) or of
+``--target_keypoints`` (an ``.npy`` `[N or 1, 68, 2]` in pixels) onto the
+``--image`` faces (comma-separated). Writes ``latent_edit.png``::
+
+  python tools/edit.py latent --export_dir=runs/cgan_export/1 \
+      --image=a.png,b.png --label=blond --label=black --output_dir=/tmp/edit
+
 A flat image is "no face found", one ``error:`` line; an image that is not
 aligned and is more than ``--large_image_factor`` times the model's
 resolution (or not square) is resized with one warning line saying to what
@@ -47,13 +58,38 @@ flags.DEFINE_enum("align", "auto", ["auto", "yes", "no"],
 flags.DEFINE_float("zoom", None,
                    "Camera zoom of the model's training faces for the "
                    "alignment crop (default: the export's, else 0.75).")
+flags.DEFINE_multi_string("label", [], "latent: target classes (names or "
+                          "ids) of a conditional GAN export.")
+flags.DEFINE_multi_string("target_image", [],
+                          "latent: faces whose keypoints are transferred.")
+flags.DEFINE_string("target_keypoints", None,
+                    "latent: .npy of [N or 1, 68, 2] pixel keypoints.")
+flags.DEFINE_string("landmarks_weights", None,
+                    "latent: landmark-net weights file for --target_image.")
 flags.mark_flags_as_required(["export_dir", "image", "output_dir"])
 
 FLAGS = flags.FLAGS
 
 
+def _latent():
+  from tfface.methods.latent import editing  # pylint: disable=g-import-not-at-top
+  os.makedirs(FLAGS.output_dir, exist_ok=True)
+  out = editing.edit_latent(
+      FLAGS.export_dir, [p for p in FLAGS.image.split(",") if p],
+      os.path.join(FLAGS.output_dir, "latent_edit.png"),
+      labels=FLAGS.label or None, target_paths=FLAGS.target_image,
+      target_keypoints=FLAGS.target_keypoints,
+      landmarks_weights=FLAGS.landmarks_weights)
+  print(out["png"])
+  return 0
+
+
 def main(argv):
-  del argv
+  if len(argv) > 2 or (len(argv) == 2 and argv[1] != "latent"):
+    raise ValueError(f"unknown edit subject {argv[1:]!r}; expected none "
+                     "(a ConfigNet export) or 'latent'")
+  if len(argv) == 2:
+    return _latent()
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfface.analysis import alignment  # pylint: disable=g-import-not-at-top

@@ -12,6 +12,15 @@ r"""Measured evaluation of a trained model.
 per-factor swap correlation with the true render change and the change
 outside the factor's renderer region, and pose (yaw) accuracy; JSON out.
 
+``latent``: the conditional latent models on labeled faces of held-out
+identities (``--data_pattern``): autoencoder reconstruction error
+(``--autoencoder=acai=DIR``, repeatable), attribute-edit acceptance by a
+classifier and cycle error (``--cgan_export``), keypoint transfer NME and
+identity similarity for mappers side by side (``--mapper=fixed=DIR
+--mapper=reference_cancelled=DIR``) and the baseline's latent arithmetic
+(``--baseline_export``), with ``--landmarks_weights`` / ``--identity_weights``
+(analysis-net weights files, e.g. from ``make pretrained``); JSON and PNGs.
+
 ``analysis``: the face-analysis nets of a bundle (or single weights files,
 ``--weights=landmarks=path.npz,parser=other.npz``) on held-out labeled faces
 (``tools/make_synthetic.py --mode=labeled`` with another seed): per-group
@@ -39,9 +48,19 @@ flags.DEFINE_string("bundle_dir", None,
 flags.DEFINE_list("weights", [],
                   "analysis: net=path.npz pairs (instead of --bundle_dir).")
 flags.DEFINE_integer("image_size", 64, "analysis: size the faces are read at.")
+flags.DEFINE_string("data_pattern", None, "latent: labeled synthetic shards.")
+flags.DEFINE_multi_string("autoencoder", [], "latent: name=export_dir.")
+flags.DEFINE_string("cgan_export", None, "latent: conditional GAN export.")
+flags.DEFINE_multi_string("mapper", [], "latent: name=keypoint-mapper export.")
+flags.DEFINE_string("baseline_export", None, "latent: baseline AE export.")
+flags.DEFINE_string("landmarks_weights", None,
+                    "latent: landmark-net weights file.")
+flags.DEFINE_string("identity_weights", None,
+                    "latent: identity-net weights file.")
+flags.DEFINE_string("png_dir", None, "latent: where the PNG grids go.")
 
 FLAGS = flags.FLAGS
-SUBJECTS = ("confignet", "analysis")
+SUBJECTS = ("confignet", "analysis", "latent")
 
 
 def main(argv):
@@ -51,6 +70,8 @@ def main(argv):
     return 2
   if argv[1] == "analysis":
     return _analysis()
+  if argv[1] == "latent":
+    return _latent()
   if not FLAGS.export_dir or not FLAGS.heldout_pattern:
     raise ValueError("--export_dir and --heldout_pattern are required")
   from tfface.methods.confignet import evaluation  # pylint: disable=g-import-not-at-top
@@ -61,6 +82,28 @@ def main(argv):
     print(line)
   if not FLAGS.output_json:
     print(json.dumps(result, indent=2))
+  return 0
+
+
+def _pairs(values, flag):
+  pairs = [v.split("=", 1) for v in values]
+  if any(len(p) != 2 for p in pairs):
+    raise ValueError(f"--{flag} takes name=path, got {values!r}")
+  return dict(pairs)
+
+
+def _latent():
+  from tfface.methods.latent import evaluation  # pylint: disable=g-import-not-at-top
+  if not FLAGS.data_pattern:
+    raise ValueError("--data_pattern is required (labeled synthetic shards)")
+  result = evaluation.evaluate_latent(
+      FLAGS.data_pattern, autoencoders=_pairs(FLAGS.autoencoder, "autoencoder"),
+      cgan_export=FLAGS.cgan_export, mappers=_pairs(FLAGS.mapper, "mapper"),
+      baseline_export=FLAGS.baseline_export,
+      landmarks_weights=FLAGS.landmarks_weights,
+      identity_weights=FLAGS.identity_weights,
+      output_json=FLAGS.output_json or None, png_dir=FLAGS.png_dir)
+  print(json.dumps(result, indent=2, sort_keys=True, default=str))
   return 0
 
 
