@@ -30,21 +30,47 @@ class AnalysisMethod(training.TrainingMethod):
     optimizer: a gin-configured Keras optimizer class, or None for Adam.
     augment_photometric: strength of :func:`tfface.analysis.augment.photometric`
       (0 = off).
+    cosine_decay_steps: > 0: the default Adam's rate follows a cosine decay
+      from ``learning_rate`` to ``cosine_decay_alpha · learning_rate`` over
+      this many steps (then stays there); 0: constant. Ignored when
+      ``optimizer`` is set (bind a schedule on it in gin instead).
+    cosine_decay_alpha: the decay's final fraction, in [0, 1].
+    augment_geometric: move images and the labels named in
+      :attr:`geometric_labels` by :func:`tfface.analysis.augment.similarity`.
+    max_rotation_degrees, max_scale, max_shift: its ranges.
   """
 
   name = "analysis"
+  # Batch keys that move with the image: "landmarks" (pixels), "parse".
+  geometric_labels: Tuple[str, ...] = ()
 
   def __init__(self, learning_rate: float = 1e-3,
                optimizer: Optional[Any] = None,
-               augment_photometric: float = 1.0):
+               augment_photometric: float = 1.0,
+               cosine_decay_steps: int = 0, cosine_decay_alpha: float = 0.02,
+               augment_geometric: bool = False,
+               max_rotation_degrees: float = 10.0, max_scale: float = 0.1,
+               max_shift: float = 0.06):
+    what = type(self).__name__
     if not learning_rate > 0:
-      raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+      raise ValueError(f"{what} learning_rate must be > 0, got "
+                       f"{learning_rate!r}")
     if augment_photometric < 0:
-      raise ValueError("augment_photometric must be >= 0, got "
+      raise ValueError(f"{what} augment_photometric must be >= 0, got "
                        f"{augment_photometric!r}")
+    if int(cosine_decay_steps) < 0 or not 0.0 <= cosine_decay_alpha <= 1.0:
+      raise ValueError(
+          f"{what} cosine_decay_steps must be >= 0 and cosine_decay_alpha in "
+          f"[0, 1], got {cosine_decay_steps!r} and {cosine_decay_alpha!r}")
     self.learning_rate = learning_rate
     self.optimizer_factory = optimizer
     self.augment_photometric = augment_photometric
+    self.cosine_decay_steps = int(cosine_decay_steps)
+    self.cosine_decay_alpha = float(cosine_decay_alpha)
+    self.augment_geometric = bool(augment_geometric)
+    self.geometry = {"max_rotation_degrees": float(max_rotation_degrees),
+                     "max_scale": float(max_scale),
+                     "max_shift": float(max_shift)}
 
   # --- what a trainer provides -------------------------------------------
 
@@ -66,9 +92,21 @@ class AnalysisMethod(training.TrainingMethod):
 
   def augment_geometry(self, batch: Mapping[str, Any], seed: tf.Tensor
                        ) -> Dict[str, Any]:
-    """Geometric augmentation of batch and labels (default: none)."""
-    del seed
-    return dict(batch)
+    """The random similarity on the image and :attr:`geometric_labels`."""
+    batch = dict(batch)
+    if self.augment_geometric and self.geometric_labels:
+      moves_landmarks = "landmarks" in self.geometric_labels
+      moves_parse = "parse" in self.geometric_labels
+      image, landmarks, parse = augment.similarity(
+          batch["image"], seed,
+          landmarks=batch["landmarks"] if moves_landmarks else None,
+          classes=batch["parse"] if moves_parse else None, **self.geometry)
+      batch["image"] = image
+      if moves_landmarks:
+        batch["landmarks"] = landmarks
+      if moves_parse:
+        batch["parse"] = parse
+    return batch
 
   def weights_metadata(self) -> Dict[str, Any]:
     """Facts stored with the weights file (input conventions, outputs)."""
@@ -76,13 +114,21 @@ class AnalysisMethod(training.TrainingMethod):
 
   # --- the runtime contract -----------------------------------------------
 
+  def learning_rate_schedule(self):
+    """The default Adam's rate: constant or the configured cosine decay."""
+    if self.cosine_decay_steps > 0 and self.optimizer_factory is None:
+      return tf.keras.optimizers.schedules.CosineDecay(
+          float(self.learning_rate), self.cosine_decay_steps,
+          alpha=self.cosine_decay_alpha)
+    return self.learning_rate
+
   def build(self):
     self.network, self.network_config = self.make_network()
     size = int(self.network.input_size)
     self.network(tf.zeros([1, size, size, 3]), training=False)
     self.optimizer = optimizers.make_optimizer(
         self.optimizer_factory, name="optimizer",
-        learning_rate=self.learning_rate,
+        learning_rate=self.learning_rate_schedule(),
         variables=self.network.trainable_variables)
 
   def checkpoint_items(self):

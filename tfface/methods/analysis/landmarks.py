@@ -25,7 +25,6 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from tfface.analysis import augment
 from tfface.analysis import landmarks as landmarks_lib
 from tfface.export import metadata as metadata_lib
 from tfface.export import validation as v
@@ -61,6 +60,7 @@ class LandmarkMethod(base.AnalysisMethod):
   """
 
   name = "landmarks"
+  geometric_labels = ("landmarks",)
 
   def __init__(self, input_size: int = 64,
                widths: Sequence[int] = (32, 64, 128, 256),
@@ -74,14 +74,12 @@ class LandmarkMethod(base.AnalysisMethod):
                optimizer: Optional[Any] = None,
                augment_photometric: float = 1.0):
     super().__init__(learning_rate=learning_rate, optimizer=optimizer,
-                     augment_photometric=augment_photometric)
-    if int(cosine_decay_steps) < 0 or not 0.0 <= cosine_decay_alpha <= 1.0:
-      raise ValueError(
-          f"LandmarkMethod cosine_decay_steps must be >= 0 and "
-          f"cosine_decay_alpha in [0, 1], got {cosine_decay_steps!r} and "
-          f"{cosine_decay_alpha!r}")
-    self.cosine_decay_steps = int(cosine_decay_steps)
-    self.cosine_decay_alpha = float(cosine_decay_alpha)
+                     augment_photometric=augment_photometric,
+                     cosine_decay_steps=cosine_decay_steps,
+                     cosine_decay_alpha=cosine_decay_alpha,
+                     augment_geometric=augment_geometric,
+                     max_rotation_degrees=max_rotation_degrees,
+                     max_scale=max_scale, max_shift=max_shift)
     if coordinate_weight < 0 or heatmap_weight < 0 or (
         coordinate_weight + heatmap_weight <= 0):
       raise ValueError(
@@ -101,37 +99,10 @@ class LandmarkMethod(base.AnalysisMethod):
     self.coordinate_weight = float(coordinate_weight)
     self.heatmap_weight = float(heatmap_weight)
     self.heatmap_sigma = float(heatmap_sigma)
-    self.augment_geometric = bool(augment_geometric)
-    self.geometry = {"max_rotation_degrees": float(max_rotation_degrees),
-                     "max_scale": float(max_scale),
-                     "max_shift": float(max_shift)}
-
-  def build(self):
-    # The schedule is this method's own setting, not a gin-configured
-    # optimizer factory: train() saves gin's operative config before build()
-    # calls the factory, so a run's operative_config.gin would miss the
-    # factory's bindings and restore_run would build a different optimizer.
-    if self.cosine_decay_steps > 0 and self.optimizer_factory is None:
-      constant = self.learning_rate
-      self.learning_rate = tf.keras.optimizers.schedules.CosineDecay(
-          constant, self.cosine_decay_steps, alpha=self.cosine_decay_alpha)
-      try:
-        super().build()
-      finally:
-        self.learning_rate = constant
-    else:
-      super().build()
 
   def make_network(self):
     return (landmarks_lib.LandmarkNet(**self.network_config),
             dict(self.network_config))
-
-  def augment_geometry(self, batch, seed):
-    batch = dict(batch)
-    if self.augment_geometric:
-      batch["image"], batch["landmarks"], _ = augment.similarity(
-          batch["image"], seed, landmarks=batch["landmarks"], **self.geometry)
-    return batch
 
   def compute_losses(self, batch, images, training):
     true = tf.cast(batch["landmarks"], tf.float32)

@@ -24,7 +24,6 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from tfface.analysis import augment
 from tfface.analysis import parser as parser_lib
 from tfface.data import schema
 from tfface.export import metadata as metadata_lib
@@ -57,6 +56,7 @@ class ParserMethod(base.AnalysisMethod):
   """
 
   name = "parser"
+  geometric_labels = ("parse",)
 
   def __init__(self, input_size: int = 64,
                widths: Sequence[int] = (32, 64, 128, 256),
@@ -70,14 +70,12 @@ class ParserMethod(base.AnalysisMethod):
                optimizer: Optional[Any] = None,
                augment_photometric: float = 1.0):
     super().__init__(learning_rate=learning_rate, optimizer=optimizer,
-                     augment_photometric=augment_photometric)
-    if int(cosine_decay_steps) < 0 or not 0.0 <= cosine_decay_alpha <= 1.0:
-      raise ValueError(
-          f"ParserMethod cosine_decay_steps must be >= 0 and "
-          f"cosine_decay_alpha in [0, 1], got {cosine_decay_steps!r} and "
-          f"{cosine_decay_alpha!r}")
-    self.cosine_decay_steps = int(cosine_decay_steps)
-    self.cosine_decay_alpha = float(cosine_decay_alpha)
+                     augment_photometric=augment_photometric,
+                     cosine_decay_steps=cosine_decay_steps,
+                     cosine_decay_alpha=cosine_decay_alpha,
+                     augment_geometric=augment_geometric,
+                     max_rotation_degrees=max_rotation_degrees,
+                     max_scale=max_scale, max_shift=max_shift)
     num_classes = len(schema.PARSE_CLASSES)
     if class_weights is not None:
       class_weights = [float(w) for w in class_weights]
@@ -95,37 +93,10 @@ class ParserMethod(base.AnalysisMethod):
         "num_classes": num_classes}
     # Fail on a bad network setting now, not inside strategy.scope().
     parser_lib.FaceParser(**self.network_config)
-    self.augment_geometric = bool(augment_geometric)
-    self.geometry = {"max_rotation_degrees": float(max_rotation_degrees),
-                     "max_scale": float(max_scale),
-                     "max_shift": float(max_shift)}
-
-  def build(self):
-    # The schedule is this method's own setting, not a gin-configured
-    # optimizer factory: train() saves gin's operative config before build()
-    # calls the factory, so a run's operative_config.gin would miss the
-    # factory's bindings and restore_run would build a different optimizer.
-    if self.cosine_decay_steps > 0 and self.optimizer_factory is None:
-      constant = self.learning_rate
-      self.learning_rate = tf.keras.optimizers.schedules.CosineDecay(
-          constant, self.cosine_decay_steps, alpha=self.cosine_decay_alpha)
-      try:
-        super().build()
-      finally:
-        self.learning_rate = constant
-    else:
-      super().build()
 
   def make_network(self):
     return (parser_lib.FaceParser(**self.network_config),
             dict(self.network_config))
-
-  def augment_geometry(self, batch, seed):
-    batch = dict(batch)
-    if self.augment_geometric:
-      batch["image"], _, batch["parse"] = augment.similarity(
-          batch["image"], seed, classes=batch["parse"], **self.geometry)
-    return batch
 
   def compute_losses(self, batch, images, training):
     labels = tf.cast(batch["parse"], tf.int32)

@@ -154,11 +154,8 @@ class ReconstructionMethod(base.AnalysisMethod):
       (the procedural layout always uses the procedural model).
     learning_rate_decay_steps: > 0: the default Adam's rate follows a cosine
       decay from ``learning_rate`` to ``final_learning_rate_fraction`` of it
-      over this many steps (then stays there); 0 = constant. (A method
-      argument rather than a gin-bound schedule on
-      ``@tf.keras.optimizers.Adam``: the run's operative config is written
-      before the optimizer is built, so the optimizer's own gin bindings
-      would be missing when the run is restored.)
+      over this many steps (then stays there); 0 = constant (the base
+      class's ``cosine_decay_steps``).
     final_learning_rate_fraction: the decay's floor, in (0, 1].
     learning_rate, optimizer, augment_photometric: see
       :class:`~tfface.methods.analysis.base.AnalysisMethod`.
@@ -186,20 +183,16 @@ class ReconstructionMethod(base.AnalysisMethod):
                learning_rate: float = 1e-3,
                optimizer: Optional[Any] = None,
                augment_photometric: float = 1.0):
-    super().__init__(learning_rate=learning_rate, optimizer=optimizer,
-                     augment_photometric=augment_photometric)
-    if int(learning_rate_decay_steps) < 0:
-      raise ValueError("ReconstructionMethod.learning_rate_decay_steps must "
-                       f"be >= 0, got {learning_rate_decay_steps!r}")
     if not 0 < final_learning_rate_fraction <= 1:
       raise ValueError("ReconstructionMethod.final_learning_rate_fraction "
                        "must be in (0, 1], got "
                        f"{final_learning_rate_fraction!r}")
-    if int(learning_rate_decay_steps) > 0:
-      # The base class hands self.learning_rate to Adam.
-      self.learning_rate = tf.keras.optimizers.schedules.CosineDecay(
-          float(learning_rate), int(learning_rate_decay_steps),
-          alpha=float(final_learning_rate_fraction))
+    # No geometric augmentation: it would break the pose and translation
+    # labels.
+    super().__init__(learning_rate=learning_rate, optimizer=optimizer,
+                     augment_photometric=augment_photometric,
+                     cosine_decay_steps=learning_rate_decay_steps,
+                     cosine_decay_alpha=final_learning_rate_fraction)
     self.network_config = {
         "input_size": int(input_size), "layout": str(layout),
         "backbone": str(backbone), "widths": [int(w) for w in widths],
