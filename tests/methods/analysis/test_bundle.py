@@ -38,6 +38,12 @@ def test_bundle_writes_every_network_with_its_manifest(made):
   for picture in ("analysis_on_stylegan2.png",
                   "stylegan2_samples/samples.png"):
     assert os.path.getsize(os.path.join(directory, picture)) > 100
+  # Each net is also a SavedModel with its named signature.
+  assert set(manifest["savedmodels"]) == set(bundle.NETS)
+  for name, version in manifest["savedmodels"].items():
+    meta = os.path.join(directory, version, "assets.extra", "tfface.json")
+    with open(meta) as f:
+      assert json.load(f)["method"] == name
 
 
 def test_rerun_skips_finished_stages_and_stage_reruns_one(made, monkeypatch):

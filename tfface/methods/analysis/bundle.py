@@ -18,8 +18,13 @@ trains tfface's own on its synthetic faces, where labels are free:
    on the pseudo-real domain (the generator StyleRig rigs and LiftedGAN
    lifts), written as a StyleGAN2 weights file with a sample grid;
 4. ``report``: the analysis nets run on StyleGAN2 samples
-   (``analysis_on_stylegan2.png``), and ``manifest.json``: every file, its
-   role, input conventions, measured accuracy and the tfface version.
+   (``analysis_on_stylegan2.png``);
+5. ``export``: each analysis net as a SavedModel with its named signature
+   (``reconstruct``, ``landmarks``, ``embed``, ``parse``) under
+   ``savedmodels/<net>/1`` with TF Serving's ``models.config``;
+
+and ``manifest.json``: every file, its role, input conventions, measured
+accuracy and the tfface version.
 
 Every stage is resumable: the datasets keep their finished shards, the
 training runs resume from their checkpoints under ``<bundle>/work/runs``, a
@@ -114,7 +119,7 @@ class BundleSettings:
       default_factory=lambda: {"data": 200.0, "reconstruction": 420.0,
                                "landmarks": 330.0, "identity": 480.0,
                                "parser": 420.0, "stylegan2": 1000.0,
-                               "report": 30.0})
+                               "report": 30.0, "export": 60.0})
   eval_batches: int = 40
   num_report_samples: int = 16
   seed: int = 0
@@ -351,6 +356,19 @@ def _report_stage(settings: BundleSettings, output_dir: str,
           "parse_class_fractions": [float(v) for v in fractions]}
 
 
+def _export_stage(output_dir: str, work_dir: str) -> Dict[str, Any]:
+  from tfface.export import from_run  # pylint: disable=g-import-not-at-top
+  exports = {}
+  for name in NETS:
+    gin.clear_config()
+    base_dir = os.path.join(output_dir, "savedmodels", name)
+    version = from_run.export_run(os.path.join(work_dir, "runs", name),
+                                  base_dir, model_name=name)
+    exports[name] = os.path.relpath(version, output_dir)
+  gin.clear_config()
+  return {"savedmodels": exports}
+
+
 def make_bundle(output_dir: str = "pretrained",
                 settings: Optional[BundleSettings] = None,
                 stages: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -366,7 +384,7 @@ def make_bundle(output_dir: str = "pretrained",
     The manifest (also written as ``<output_dir>/manifest.json``).
   """
   settings = settings or BundleSettings()
-  order = ["data"] + list(NETS) + ["stylegan2", "report"]
+  order = ["data"] + list(NETS) + ["stylegan2", "report", "export"]
   unknown = sorted(set(stages or ()) - set(order))
   if unknown:
     raise ValueError(f"unknown bundle stages {unknown}; expected some of "
@@ -391,8 +409,10 @@ def make_bundle(output_dir: str = "pretrained",
       result = _net_stage(name, settings, output_dir, work_dir, data_dir)
     elif name == "stylegan2":
       result = _stylegan2_stage(settings, output_dir, work_dir, data_dir)
-    else:
+    elif name == "report":
       result = _report_stage(settings, output_dir, results)
+    else:
+      result = _export_stage(output_dir, work_dir)
     result["stage_seconds"] = round(time.monotonic() - begin, 1)
     book.finish(name, result)
     results[name] = result
@@ -415,6 +435,7 @@ def build_manifest(settings: BundleSettings,
       "settings": evaluation.jsonable(dataclasses.asdict(settings)),
       "files": files,
       "report": dict(results.get("report", {})),
+      "savedmodels": dict(results.get("export", {}).get("savedmodels", {})),
       "load": {"analysis nets": "tfface.analysis.weights.load_network(path)",
                "stylegan2": "tfface.networks.load_stylegan2_generator(path)"},
       "total_stage_seconds": round(sum(
