@@ -297,6 +297,10 @@ def test_convert_file_facenet_wiring(small_arcface, tmp_path, monkeypatch):
                       np.ones([3, 3, 3, 2], np.float32)})
   target = str(tmp_path / "facenet_tfface.npz")
   monkeypatch.setitem(sys.modules, "tfface.analysis.convert_facenet", None)
+  # `from tfface.analysis import convert_facenet` finds the package attribute
+  # first when another test already imported the module.
+  monkeypatch.delattr(sys.modules["tfface.analysis"], "convert_facenet",
+                      raising=False)
   with pytest.raises(ImportError, match="convert_facenet"):
     convert.convert_file("facenet", str(source), target)
   # With a converter present, the state dict (TF names, "/" kept) goes to
