@@ -77,6 +77,25 @@ def conditional_minimize(condition: tf.Tensor,
   out = tf.cond(condition, compute, skip)
   loss, aux, grads = out[0], out[1], out[2:]
 
+  apply_if(condition, optimizer, grads, variables)
+  return loss, aux
+
+
+def apply_if(condition: tf.Tensor, optimizer: tf.keras.optimizers.Optimizer,
+             grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable]
+             ) -> None:
+  """Applies ``grads`` (per-replica, already scaled) only when ``condition``.
+
+  The gradients are computed outside any ``tf.cond`` (so BatchNorm statistics
+  update normally in replica context); the all-reduce and the update run in
+  cross-replica context under a ``tf.cond`` (Keras' ``apply_gradients``
+  cannot synchronize replicas from inside a replica-side ``tf.cond``).
+  """
+  variables = list(variables)
+  grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+           for g, v in zip(grads, variables)]
+  context = tf.distribute.get_replica_context()
+
   def merge_fn(strategy, grads):
     def apply():
       # Keras variables wrap the distributed tf.Variable in `.value`.
@@ -94,4 +113,3 @@ def conditional_minimize(condition: tf.Tensor,
     return tf.cond(condition, apply, lambda: tf.constant(False))
 
   context.merge_call(merge_fn, args=(grads,))
-  return loss, aux

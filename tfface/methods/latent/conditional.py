@@ -42,7 +42,7 @@ Losses logged: ``d_gan``, ``d_real_score``, ``d_fake_score``, ``g_gan``,
 ``d_class_accuracy`` (discrete).
 """
 
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional
 
 import gin
 import numpy as np
@@ -59,39 +59,6 @@ from tfface.training import optimizers
 MODELS = ("projection", "acgan")
 GENERATORS = ("cbn", "concat", "acgan")
 _SALT_TARGET = 1
-
-
-def apply_if(condition: tf.Tensor, optimizer: tf.keras.optimizers.Optimizer,
-             grads: Sequence[tf.Tensor], variables: Sequence[tf.Variable]
-             ) -> None:
-  """Applies ``grads`` (per-replica, already scaled) only when ``condition``.
-
-  The gradients are computed outside any ``tf.cond`` (so BatchNorm statistics
-  update normally in replica context); the all-reduce and the update run in
-  cross-replica context under a ``tf.cond``, as
-  :func:`tfface.training.gradients.conditional_minimize` does.
-  """
-  variables = list(variables)
-  grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
-           for g, v in zip(grads, variables)]
-  context = tf.distribute.get_replica_context()
-
-  def merge_fn(strategy, grads):
-    def apply():
-      targets = [v.value if isinstance(v, tf.keras.Variable) else v
-                 for v in variables]
-      reduced = strategy.extended.batch_reduce_to(
-          tf.distribute.ReduceOp.SUM, list(zip(grads, targets)))
-      learning_rate = tf.cast(optimizer.learning_rate, tf.float32)
-      for grad, target in zip(reduced, targets):
-        strategy.extended.update(
-            target, lambda var, g: optimizer.update_step(g, var, learning_rate),
-            args=(grad,), group=False)
-      optimizer.iterations.assign_add(1)
-      return tf.constant(True)
-    return tf.cond(condition, apply, lambda: tf.constant(False))
-
-  context.merge_call(merge_fn, args=(grads,))
 
 
 def cycle_loss(z: tf.Tensor, cycled: tf.Tensor) -> tf.Tensor:
@@ -344,7 +311,7 @@ class ConditionalLatentGANMethod(training.TrainingMethod):
     else:
       grads = tape.gradient(total, g_vars, output_gradients=scale)
       due = tf.equal(self.global_step % self.d_steps, self.d_steps - 1)
-      apply_if(due, self.g_optimizer, grads, g_vars)
+      gradients.apply_if(due, self.g_optimizer, grads, g_vars)
     out.update(terms)
     out["g_total"] = total
     k = self.sample_z.shape[0]
