@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfface.analysis import backbone
 from tfface.analysis import identity
 from tfface.analysis import weights
 
@@ -35,14 +36,16 @@ def test_any_input_size_gives_unit_norm_embeddings(net, size):
 
 
 def test_a_larger_input_is_resized_to_the_working_size(net):
-  small = _images(2, 32, seed=1)
-  large = tf.image.resize(small, [64, 64], method="nearest")
-  a = net(small, training=False).numpy()
-  b = net(large, training=False).numpy()
-  # Nearest x2 then antialiased bilinear /2 is close to (not exactly) the
-  # original: the embeddings agree far better than two different images.
-  other = net(_images(2, 32, seed=2), training=False).numpy()
-  assert np.min(np.sum(a * b, 1)) > np.max(np.sum(a * other, 1))
+  large = _images(2, 64, seed=1)
+  seen = net(large, training=False).numpy()
+  # The net sees exactly the antialiased resize to its working size, and not
+  # the 64 px input cropped or padded: a different 32 px view gives another
+  # embedding.
+  expected = net(backbone.resize_to(large, net.input_size),
+                 training=False).numpy()
+  np.testing.assert_allclose(seen, expected, atol=1e-6)
+  cropped = net(large[:, :32, :32], training=False).numpy()
+  assert np.max(np.abs(seen - cropped)) > 1e-3
 
 
 def test_training_mode_and_rejects_bad_input(net):
