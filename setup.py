@@ -61,6 +61,7 @@ setuptools.setup(
             "tfface-align-faces=tfface_tools.align_faces:run",
             "tfface-make-pretrained=tfface_tools.make_pretrained:run",
             "tfface-evaluate=tfface_tools.evaluate:run",
+            "tfface-encode-latents=tfface_tools.encode_latents:run",
             "tfface-demo=tfface_tools.demo:run",
             "tfface-export=tfface_export.export_savedmodel:run",
             "tfface-serving-client=tfface_export.serving_client:run",
