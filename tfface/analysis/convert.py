@@ -48,6 +48,7 @@ import tensorflow as tf
 from tfface.analysis import public_nets
 from tfface.analysis import weights
 from tfface.networks import iresnet
+from tfface.networks import torch_checkpoint
 from tfface.networks import torchvision_resnet
 
 Arrays = Dict[str, np.ndarray]
@@ -122,10 +123,8 @@ def load_torch_state_dict(path: str, key: Optional[str] = None) -> Arrays:
   ``torch.load(map_location="cpu", weights_only=True)``, so no pickled code
   runs. Optimizer and scheduler entries of the checkpoint are ignored.
 
-  This does the same as :func:`tfface.methods.stylegan2.convert.
-  load_torch_checkpoint` (same import error, same ``weights_only`` read), but
-  that reader keeps only rosinality's ``g_ema`` / ``g`` / ``d`` /
-  ``latent_avg`` entries, which these checkpoints do not have.
+  Reads with :func:`tfface.networks.torch_checkpoint.read_torch_file`, the
+  reader every converter shares.
 
   Args:
     path: the checkpoint file.
@@ -142,34 +141,8 @@ def load_torch_state_dict(path: str, key: Optional[str] = None) -> Arrays:
     WeightsError: the file holds no state dict, or ``weights_only`` loading
       refuses it.
   """
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"no checkpoint file at {path!r}")
-  try:
-    import torch  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise ImportError("reading PyTorch checkpoints needs torch; install the "
-                      "optional extra: pip install 'tfface[torch]'") from e
-  try:
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-  except Exception as e:  # pylint: disable=broad-except
-    # torch raises pickle.UnpicklingError (or RuntimeError for a file that is
-    # no zip / legacy archive); both mean "not a readable checkpoint".
-    raise WeightsError(f"{path}: torch.load(weights_only=True) cannot read "
-                       f"it ({type(e).__name__}: {str(e)[:200]})") from e
-
-  def to_numpy(value):
-    if isinstance(value, Mapping):
-      return {k: to_numpy(v) for k, v in value.items()}
-    if hasattr(value, "detach"):
-      value = value.detach().cpu()
-      # float16 / bfloat16 (fp16-trained arcface files) -> float32 for numpy.
-      return (value.float() if value.is_floating_point() else value).numpy()
-    return value
-
-  if not isinstance(raw, Mapping):
-    raise WeightsError(f"{path}: expected a dict (a state dict or a "
-                       f"checkpoint), got {type(raw).__name__}")
-  return unwrap_state_dict(to_numpy(raw), key, path)
+  raw = torch_checkpoint.read_torch_file(path, WeightsError)
+  return unwrap_state_dict(raw, key, path)
 
 
 def load_npz_state_dict(path: str, key: Optional[str] = None) -> Arrays:

@@ -55,6 +55,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from tfface.networks import torch_checkpoint
+
 Arrays = Dict[str, np.ndarray]
 SQRT2 = math.sqrt(2.0)
 MODELS = ("discriminator", "generator", "mapping_tl", "mapping_fl")
@@ -353,10 +355,8 @@ def load_torch_checkpoint(path: str) -> Dict[str, Any]:
   """Reads an ALAE ``.pth`` into ``{"models": {name: {key: np.ndarray}}}``.
 
   Needs PyTorch (``pip install tfface[torch]``) and reads with
-  ``torch.load(weights_only=True)``, as
-  :func:`tfface.methods.stylegan2.convert.load_torch_checkpoint` does (that
-  reader keeps only rosinality's top-level entries, so it cannot be reused
-  for ALAE's ``models`` dict).
+  ``torch.load(weights_only=True)`` through
+  :func:`tfface.networks.torch_checkpoint.read_torch_file`.
 
   Raises:
     ImportError: PyTorch is not installed.
@@ -365,34 +365,16 @@ def load_torch_checkpoint(path: str) -> Dict[str, Any]:
       training checkpoint whose ``auxiliary`` tracker pickles ALAE classes)
       or no ``models`` entry.
   """
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"no checkpoint file at {path!r}")
-  try:
-    import torch  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise ImportError("reading PyTorch checkpoints needs torch; install the "
-                      "optional extra: pip install 'tfface[torch]'") from e
-  try:
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-  except Exception as e:  # pickle errors come in several types
-    raise ConversionError(
-        f"{path}: torch.load(weights_only=True) refused it ({str(e)[:200]}); "
-        "if it is a full training checkpoint whose 'auxiliary' entry pickles "
-        "ALAE's tracker, keep only the models where you trust the file: "
-        "torch.save({'models': torch.load(p, weights_only=False)['models']}, "
-        "'models_only.pth')") from e
-
-  def to_numpy(value):
-    if isinstance(value, Mapping):
-      return {k: to_numpy(v) for k, v in value.items()}
-    if hasattr(value, "detach"):
-      return value.detach().cpu().numpy()
-    return value
-
+  raw = torch_checkpoint.read_torch_file(
+      path, ConversionError,
+      refused_hint="if it is a full training checkpoint whose 'auxiliary' "
+      "entry pickles ALAE's tracker, keep only the models where you trust the "
+      "file: torch.save({'models': torch.load(p, weights_only=False)"
+      "['models']}, 'models_only.pth')")
   if not isinstance(raw, Mapping) or "models" not in raw:
     raise ConversionError(f"{path} is not an ALAE checkpoint: expected a dict "
                           "with a 'models' entry (checkpointer.py)")
-  return {"models": {k: to_numpy(v) for k, v in raw["models"].items()}}
+  return {"models": dict(raw["models"])}
 
 
 def load_npz_checkpoint(path: str) -> Dict[str, Any]:

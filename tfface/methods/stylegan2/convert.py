@@ -25,6 +25,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 
 from tfface.layers import fir
+from tfface.networks import torch_checkpoint
 
 Arrays = Dict[str, np.ndarray]
 
@@ -280,29 +281,10 @@ def load_torch_checkpoint(path: str) -> Dict[str, Any]:
     ImportError: PyTorch is not installed.
     FileNotFoundError: no file at ``path``.
   """
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f"no checkpoint file at {path!r}")
-  try:
-    import torch  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise ImportError("reading PyTorch checkpoints needs torch; install the "
-                      "optional extra: pip install 'tfface[torch]'") from e
   import argparse  # pylint: disable=g-import-not-at-top
-  safe = getattr(torch.serialization, "safe_globals", None)
-  if safe is not None:
-    with safe([argparse.Namespace]):
-      raw = torch.load(path, map_location="cpu", weights_only=True)
-  else:
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-
-  def to_numpy(value):
-    if isinstance(value, dict):
-      return {k: to_numpy(v) for k, v in value.items()}
-    if hasattr(value, "detach"):
-      return value.detach().cpu().numpy()
-    return value
-
-  return {k: to_numpy(v) for k, v in raw.items()
+  raw = torch_checkpoint.read_torch_file(path, ConversionError,
+                                         allowed_globals=[argparse.Namespace])
+  return {k: v for k, v in raw.items()
           if k in ("g_ema", "g", "d", "latent_avg")}
 
 
