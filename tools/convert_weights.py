@@ -36,6 +36,16 @@ networks unless --nouse_ema) -> a StyleALAE autoencoder
 * ``facenet``: a timesler/facenet-pytorch ``InceptionResnetV1`` state dict
   (``20180402-114759-vggface2.pt``), by ``tfface.analysis.convert_facenet``.
 
+  python tools/convert_weights.py discofacegan_vae --from=vae/weights \
+      --to=weights/discofacegan_vae.npz
+
+``discofacegan_vae``: DiscoFaceGAN's released TF1 λ-VAE checkpoints (a
+directory of the factor folders ``exp/ gamma/ rot/ [id/]``, one folder, or
+one checkpoint prefix) -> tfface FactorVAEs in the BFM layout
+(``tfface.methods.discofacegan.vae.load_factor_vaes``), by
+:mod:`tfface.methods.discofacegan.vae_convert`; --dfg_vae_factors picks
+factors.
+
 --key names the checkpoint entry that holds the state dict when it is not
 ``net_recon``, ``state_dict``, ``state_dict_backbone`` or the file itself.
 A ``.npz`` of the state dict's arrays (``<name>`` or ``<entry>/<name>``)
@@ -60,9 +70,13 @@ flags.DEFINE_integer("depth", None, "arcface: the expected iresnet depth "
 
 flags.DEFINE_bool("use_ema", True, "alae: the EMA (*_s) networks.")
 
+flags.DEFINE_list("dfg_vae_factors", None, "discofacegan_vae: the factors "
+                  "to convert (identity, expression, illumination, pose; "
+                  "default every one found).")
+
 FLAGS = flags.FLAGS
 ANALYSIS_SUBJECTS = ("deep3d_recon", "arcface", "facenet")
-SUBJECTS = ("stylegan2", "alae") + ANALYSIS_SUBJECTS
+SUBJECTS = ("stylegan2", "alae") + ANALYSIS_SUBJECTS + ("discofacegan_vae",)
 
 
 def main(argv):
@@ -79,6 +93,8 @@ def main(argv):
     print(f"wrote {target} (StyleALAE, {model.image_size} px, code "
           f"{model.code_size})")
     return 0
+  if argv[1] == "discofacegan_vae":
+    return _discofacegan_vae(source, target)
   if argv[1] in ANALYSIS_SUBJECTS:
     from tfface.analysis import convert as analysis_convert  # pylint: disable=g-import-not-at-top
     print(analysis_convert.convert_file(argv[1], source, target, FLAGS.key,
@@ -96,6 +112,16 @@ def main(argv):
   parts = ", ".join(sorted(config))
   print(f"wrote {target} ({parts}; {len(arrays)} tensors, "
         f"{config['generator']['resolution']} px)")
+  return 0
+
+
+def _discofacegan_vae(source, target):
+  """DiscoFaceGAN's TF1 λ-VAE checkpoints (vae/weights/<factor>/ or one
+  prefix) -> tfface FactorVAEs .npz (tfface.methods.discofacegan.vae)."""
+  from tfface.methods.discofacegan import vae_convert  # pylint: disable=g-import-not-at-top
+  counts = vae_convert.convert_to_file(source, target, FLAGS.dfg_vae_factors)
+  print(f"wrote {target} (DiscoFaceGAN VAEs, BFM layout: " + ", ".join(
+      f"{factor} {n} arrays" for factor, n in counts.items()) + ")")
   return 0
 
 

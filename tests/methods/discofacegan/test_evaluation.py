@@ -1,0 +1,75 @@
+"""The paper's analyses (Tables 1 and 2) on hand-made cases."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfface.methods.discofacegan import evaluation
+from tfface.methods.discofacegan import lambda_space as ls
+from tests.methods.discofacegan.conftest import TinyVAEs
+
+
+def test_metric_functions_by_hand():
+  # Group variances 1 and 0 -> 0.5.
+  assert evaluation.group_variance([[[0.0], [2.0]], [[1.0], [1.0]]]) == 0.5
+  assert evaluation.total_variance([[0.0, 0.0], [2.0, 4.0]]) == 5.0
+  assert evaluation.disentanglement_score({"a": 2.0, "b": 0.5, "c": 4.0},
+                                          "a") == pytest.approx(2.0)
+  # Ordered pairs: (0, 1) cos 1, (0, 2) and (1, 2) cos 0 -> 2 / 6.
+  assert evaluation.mean_pairwise_cosine(
+      [[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]]) == pytest.approx(1 / 3)
+  with pytest.raises(ValueError, match="M >= 2"):
+    evaluation.group_variance([[[1.0]]])
+
+
+@pytest.fixture(scope="module")
+def sampler():
+  layout = ls.LambdaLayout()
+  tf.keras.utils.set_random_seed(2)
+  return ls.LambdaSampler(TinyVAEs(layout), layout)
+
+
+def test_direction_consistency_linear_is_one_nonlinear_is_lower(sampler):
+  rng = np.random.default_rng(0)
+  a = tf.constant(rng.standard_normal([sampler.layout.input_dim, 8]),
+                  tf.float32)
+  linear = lambda x: tf.matmul(x, a)
+  for offset in (False, True):
+    out = evaluation.direction_consistency(linear, sampler, "exp", 3, 6,
+                                           fixed_offset=offset)
+    assert out["mean"] == pytest.approx(1.0, abs=1e-5)
+    assert out["std"] == pytest.approx(0.0, abs=1e-5)
+  # w depends on products of the factors: the direction changes with them.
+  entangled = lambda x: tf.sin(3.0 * tf.matmul(x, a))
+  out = evaluation.direction_consistency(entangled, sampler, "pose", 3, 6)
+  assert out["mean"] < 0.9
+
+
+def test_disentanglement_scores_separate_clean_from_entangled(sampler):
+  layout = sampler.layout
+
+  def reconstruct(images):  # the "images" carry their λ
+    flat = images[:, 0, 0, :]
+    return {k: v for k, v in layout.split(flat).items()}
+
+  def embed(images):
+    return layout.split(images[:, 0, 0, :])["identity"]
+
+  clean = lambda lam, noise: lam[:, None, None, :]
+  mix = tf.constant(np.eye(layout.lambda_dim) + 0.5, tf.float32)
+  tangled = lambda lam, noise: tf.matmul(lam, mix)[:, None, None, :]
+  real = {f: 1.0 for f in ls.FACTORS}
+  good = evaluation.disentanglement_scores(clean, sampler, reconstruct, embed,
+                                           real, num_groups=4, variations=3,
+                                           groups_per_batch=2)
+  bad = evaluation.disentanglement_scores(tangled, sampler, reconstruct,
+                                          embed, real, num_groups=4,
+                                          variations=3, groups_per_batch=2)
+  for factor in ls.FACTORS:
+    others = [f for f in ls.FACTORS if f != factor]
+    assert good[factor][f"variance_{factor}"] > 0
+    for f in others:
+      assert good[factor][f"variance_{f}"] == pytest.approx(0.0, abs=1e-10)
+      assert bad[factor][f"variance_{f}"] > 1e-4
+    assert good[factor]["ds"] > 1e6
+    assert bad[factor]["ds"] < 1e3
