@@ -62,6 +62,7 @@ setuptools.setup(
             "tfface-make-pretrained=tfface_tools.make_pretrained:run",
             "tfface-evaluate=tfface_tools.evaluate:run",
             "tfface-encode-latents=tfface_tools.encode_latents:run",
+            "tfface-make-stylerig-data=tfface_tools.make_stylerig_data:run",
             "tfface-demo=tfface_tools.demo:run",
             "tfface-export=tfface_export.export_savedmodel:run",
             "tfface-serving-client=tfface_export.serving_client:run",
