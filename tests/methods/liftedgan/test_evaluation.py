@@ -1,0 +1,96 @@
+"""LiftedGAN evaluation: the metric functions on hand-made cases, and the
+protocol end to end on ~8 samples of the tiny trained run."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfface.analysis import reconstruction as rec
+from tfface.methods.liftedgan import evaluation
+
+
+def test_depth_error_is_zero_for_identical_and_affine_maps():
+  rng = np.random.default_rng(0)
+  a = rng.uniform(0.9, 1.1, [2, 8, 8, 1])
+  mask = np.ones_like(a)
+  np.testing.assert_allclose(evaluation.normalized_depth_error(a, a, mask),
+                             0.0, atol=1e-12)
+  # Different camera units / offsets: normalisation removes them.
+  np.testing.assert_allclose(
+      evaluation.normalized_depth_error(a, 10.0 * a + 3.0, mask), 0.0,
+      atol=1e-9)
+
+
+def test_depth_error_of_a_shifted_map_by_hand():
+  # a alternates +1 / -1 by column; b is a shifted by one column (= -a):
+  # normalised a = ±1, b = ∓1, RMS difference 2.
+  a = np.tile(np.array([1.0, -1.0] * 4), [1, 8, 1])[..., None]
+  b = np.roll(a, 1, axis=2)
+  mask = np.ones_like(a)
+  np.testing.assert_allclose(evaluation.normalized_depth_error(a, b, mask),
+                             [2.0])
+  # Half the columns masked out still gives 2; a tiny overlap gives NaN.
+  mask[:, :, :4] = 0
+  np.testing.assert_allclose(evaluation.normalized_depth_error(a, b, mask),
+                             [2.0])
+  tiny = np.zeros_like(mask)
+  tiny[:, 0, :3] = 1
+  assert np.isnan(evaluation.normalized_depth_error(a, b, tiny)[0])
+
+
+def test_angle_errors_centre_each_set_first():
+  rng = np.random.default_rng(1)
+  truth = rng.uniform(-0.5, 0.5, [10, 3])
+  # A constant offset is removed by the centring: zero error.
+  errors = evaluation.angle_errors(truth + 0.2, truth)
+  assert max(errors.values()) == pytest.approx(0.0, abs=1e-9)
+  # Alternating ±1° on yaw only: 1° mean error on yaw.
+  noisy = truth.copy()
+  noisy[:, 1] += np.deg2rad(np.array([1.0, -1.0] * 5))
+  errors = evaluation.angle_errors(noisy, truth)
+  assert errors["yaw"] == pytest.approx(1.0)
+  assert errors["pitch"] == pytest.approx(0.0, abs=1e-9)
+  with pytest.raises(ValueError, match="pitch, yaw, roll"):
+    evaluation.angle_errors(truth[:, :2], truth[:, :2])
+
+
+def test_identity_curve_by_hand():
+  frontal = np.array([[1.0, 0.0], [0.0, 2.0]])
+  curve = evaluation.identity_similarity_curve(frontal, {
+      0: frontal, 30: np.array([[1.0, 1.0], [0.0, -1.0]])})
+  assert curve[0.0] == pytest.approx(1.0)
+  assert curve[30.0] == pytest.approx((np.sqrt(0.5) - 1.0) / 2)
+
+
+def test_view_to_pose_flips_yaw_and_roll(restored):
+  view = tf.constant([[0.5, 0.25, -0.5, 0.0, 0.0, 0.0]])
+  pose = evaluation.view_to_pose(restored.model, view).numpy()
+  np.testing.assert_allclose(np.rad2deg(pose), [[30.0, -15.0, 30.0]],
+                             atol=1e-4)
+
+
+def test_protocol_end_to_end_on_a_few_samples(run, restored, tmp_path):
+  tf.keras.utils.set_random_seed(0)
+  net = rec.ReconstructionNet(input_size=16, widths=(8, 16), pooled_size=2,
+                              hidden=16)
+  net(tf.zeros([1, 16, 16, 3]))
+  result = evaluation.evaluate(
+      restored.model, evaluation.PseudoGroundTruth(net, 16),
+      restored.identity_net, num_samples=6, batch_size=3,
+      yaws_degrees=(0.0, 30.0, 60.0), compile_batches=False)
+  assert result["frechet_features"] == "frechet_identity_distance"
+  assert np.isfinite(result["frechet_identity_distance"])
+  assert result["frechet_identity_distance"] >= -1e-6
+  for axis in ("yaw", "pitch", "roll"):
+    assert np.isfinite(result[f"{axis}_error"])
+  assert set(result["identity_vs_yaw"]) == {"0", "30", "60"}
+  assert result["identity_vs_yaw"]["0"] == pytest.approx(1.0, abs=1e-5)
+  assert all(-1.0 <= v <= 1.0 + 1e-6
+             for v in result["identity_vs_yaw"].values())
+  path = str(tmp_path / "curve.png")
+  evaluation.plot_curves(path, {"full": result["identity_vs_yaw"]})
+  png = tf.io.decode_png(tf.io.read_file(path)).numpy()
+  assert png.shape[2] == 3 and png.min() < 255  # something was drawn
+  json.dumps(result)  # JSON-ready
