@@ -29,6 +29,14 @@ export it transfers the keypoints of ``--target_image`` faces (found with
   python tools/edit.py latent --export_dir=runs/cgan_export/1 \
       --image=a.png,b.png --label=blond --label=black --output_dir=/tmp/edit
 
+``stylerig`` (``tools/edit.py stylerig``): ``--export_dir`` lists RigNet runs
+(comma-separated, one F), ``--image`` is ``random:N`` or a ``.npy`` of W+
+codes; writes ``stylerig_<mode>.png`` (rows: faces; columns: the input, then
+yaw -30..30°, jawOpen 0..1 or a light moving left to right)::
+
+  python tools/edit.py stylerig --export_dir=runs/stylerig/rignet_pose_cpu_32 \
+      --image=random:6 --output_dir=/tmp/edit
+
 A flat image is "no face found", one ``error:`` line; an image that is not
 aligned and is more than ``--large_image_factor`` times the model's
 resolution (or not square) is resized with one warning line saying to what
@@ -66,6 +74,12 @@ flags.DEFINE_string("target_keypoints", None,
                     "latent: .npy of [N or 1, 68, 2] pixel keypoints.")
 flags.DEFINE_string("landmarks_weights", None,
                     "latent: landmark-net weights file for --target_image.")
+flags.DEFINE_integer("dfg_steps", 300, "discofacegan: W+ embedding "
+                     "iterations.")
+flags.DEFINE_integer("dfg_num_edits", 5, "discofacegan: edits per factor.")
+flags.DEFINE_string("dfg_perceptual_weights", None, "discofacegan: VGG-19 "
+                    "weights file for the embedding's perceptual term "
+                    "(default: random features).")
 flags.mark_flags_as_required(["export_dir", "image", "output_dir"])
 
 FLAGS = flags.FLAGS
@@ -84,12 +98,41 @@ def _latent():
   return 0
 
 
+def _discofacegan():
+  """discofacegan: --export_dir is a DiscoFaceGAN training run directory;
+  writes <output_dir>/discofacegan_edit.png."""
+  from tfface.methods.discofacegan import editing  # pylint: disable=g-import-not-at-top
+  out = editing.edit_run(
+      FLAGS.export_dir, FLAGS.image,
+      os.path.join(FLAGS.output_dir, "discofacegan_edit.png"),
+      steps=FLAGS.dfg_steps, num_edits=FLAGS.dfg_num_edits,
+      perceptual_weights=FLAGS.dfg_perceptual_weights)
+  print(out["png"])
+  return 0
+
+
+def _stylerig():
+  """stylerig: --export_dir is a comma-separated list of RigNet runs (or
+  rignet.npz files) of one F; --image is 'random:N' or a .npy of W+ codes;
+  writes <output_dir>/stylerig_<mode>.png per mode."""
+  from tfface.methods.stylerig import control  # pylint: disable=g-import-not-at-top
+  written = control.write_edit_grids(
+      [p for p in FLAGS.export_dir.split(",") if p], FLAGS.output_dir,
+      codes=FLAGS.image)
+  for path in written.values():
+    print(path)
+  return 0
+
+
 def main(argv):
-  if len(argv) > 2 or (len(argv) == 2 and argv[1] != "latent"):
+  subjects = {"latent": _latent, "discofacegan": _discofacegan,
+              "stylerig": _stylerig}
+  if len(argv) > 2 or (len(argv) == 2 and argv[1] not in subjects):
     raise ValueError(f"unknown edit subject {argv[1:]!r}; expected none "
-                     "(a ConfigNet export) or 'latent'")
+                     "(a ConfigNet export), 'latent', 'discofacegan' or "
+                     "'stylerig'")
   if len(argv) == 2:
-    return _latent()
+    return subjects[argv[1]]()
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfface.analysis import alignment  # pylint: disable=g-import-not-at-top

@@ -59,8 +59,42 @@ flags.DEFINE_string("identity_weights", None,
                     "latent: identity-net weights file.")
 flags.DEFINE_string("png_dir", None, "latent: where the PNG grids go.")
 
+flags.DEFINE_string("dfg_run", None, "discofacegan: the training run "
+                    "directory (--heldout_pattern: real faces for Table 1).")
+flags.DEFINE_string("dfg_real_kind", "pseudo_real", "discofacegan: the "
+                    "kind of --heldout_pattern (pseudo_real, synthetic, "
+                    "tfrecord, folder).")
+flags.DEFINE_integer("dfg_groups", 100, "discofacegan: Table 1 groups.")
+flags.DEFINE_integer("dfg_variations", 10, "discofacegan: Table 1 values "
+                     "of the varied factor per group.")
+flags.DEFINE_integer("dfg_pairs", 20, "discofacegan: Table 2 (a, b) pairs.")
+flags.DEFINE_integer("dfg_others", 50, "discofacegan: Table 2 draws of the "
+                     "other factors per pair.")
+
+flags.DEFINE_multi_string("liftedgan_runs", [], "liftedgan: name=run_dir "
+                          "(repeat: the full model and its ablations).")
+flags.DEFINE_string("liftedgan_output_dir", None,
+                    "liftedgan: where metrics, tables and plots go.")
+flags.DEFINE_string("liftedgan_reconstruction_weights", None,
+                    "liftedgan: reconstruction-net weights (pseudo GT).")
+flags.DEFINE_string("liftedgan_inception_weights", None,
+                    "liftedgan: Keras InceptionV3 no-top weights for FID "
+                    "(else the identity-space Fréchet distance).")
+flags.DEFINE_integer("liftedgan_num_samples", 1000,
+                     "liftedgan: samples (the paper's 1,000).")
+flags.DEFINE_integer("liftedgan_batch_size", 16, "liftedgan: batch size.")
+
+flags.DEFINE_list("stylerig_rignets", [], "stylerig: RigNet run directories "
+                  "(or rignet.npz files) of one F, one per mode.")
+flags.DEFINE_string("stylerig_data_dir", None, "stylerig: the StyleRig data "
+                    "(held-out codes are its last --num_faces).")
+flags.DEFINE_string("stylerig_reconstruction_weights", None,
+                    "stylerig: the reconstruction net that re-estimates the "
+                    "rigged images.")
+
 FLAGS = flags.FLAGS
-SUBJECTS = ("confignet", "analysis", "latent")
+SUBJECTS = ("confignet", "analysis", "latent", "discofacegan", "liftedgan",
+            "stylerig")
 
 
 def main(argv):
@@ -72,6 +106,12 @@ def main(argv):
     return _analysis()
   if argv[1] == "latent":
     return _latent()
+  if argv[1] == "discofacegan":
+    return _discofacegan()
+  if argv[1] == "liftedgan":
+    return _liftedgan()
+  if argv[1] == "stylerig":
+    return _stylerig()
   if not FLAGS.export_dir or not FLAGS.heldout_pattern:
     raise ValueError("--export_dir and --heldout_pattern are required")
   from tfface.methods.confignet import evaluation  # pylint: disable=g-import-not-at-top
@@ -82,6 +122,52 @@ def main(argv):
     print(line)
   if not FLAGS.output_json:
     print(json.dumps(result, indent=2))
+  return 0
+
+
+def _stylerig():
+  from tfface.methods.stylerig import evaluation  # pylint: disable=g-import-not-at-top
+  if not (FLAGS.stylerig_rignets and FLAGS.stylerig_data_dir and
+          FLAGS.stylerig_reconstruction_weights):
+    raise ValueError("stylerig needs --stylerig_rignets, --stylerig_data_dir "
+                     "and --stylerig_reconstruction_weights")
+  result = evaluation.evaluate_stylerig(
+      FLAGS.stylerig_rignets, FLAGS.stylerig_data_dir,
+      FLAGS.stylerig_reconstruction_weights, FLAGS.identity_weights,
+      num_heldout=FLAGS.num_faces, output_json=FLAGS.output_json or None,
+      seed=FLAGS.seed)
+  print(json.dumps(result, indent=2, sort_keys=True))
+  return 0
+
+
+def _discofacegan():
+  from tfface.methods.discofacegan import evaluation  # pylint: disable=g-import-not-at-top
+  if not FLAGS.dfg_run or not FLAGS.output_json:
+    raise ValueError("discofacegan needs --dfg_run (a training run) and "
+                     "--output_json")
+  result = evaluation.evaluate_run(
+      FLAGS.dfg_run, FLAGS.output_json, FLAGS.heldout_pattern or "",
+      num_groups=FLAGS.dfg_groups, variations=FLAGS.dfg_variations,
+      num_pairs=FLAGS.dfg_pairs, num_others=FLAGS.dfg_others,
+      real_kind=FLAGS.dfg_real_kind)
+  print(json.dumps(result, indent=2, sort_keys=True))
+  return 0
+
+
+def _liftedgan():
+  from tfface.methods.liftedgan import evaluation  # pylint: disable=g-import-not-at-top
+  if not FLAGS.liftedgan_runs or not FLAGS.liftedgan_output_dir:
+    raise ValueError("liftedgan needs --liftedgan_runs=name=run_dir and "
+                     "--liftedgan_output_dir")
+  runs = _pairs(FLAGS.liftedgan_runs, "liftedgan_runs")
+  results = evaluation.evaluate_runs(
+      runs, FLAGS.liftedgan_output_dir,
+      reconstruction_weights=FLAGS.liftedgan_reconstruction_weights,
+      identity_weights=FLAGS.identity_weights,
+      inception_weights=FLAGS.liftedgan_inception_weights,
+      num_samples=FLAGS.liftedgan_num_samples,
+      batch_size=FLAGS.liftedgan_batch_size, seed=FLAGS.seed)
+  print(evaluation.table_markdown(results))
   return 0
 
 

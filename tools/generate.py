@@ -4,6 +4,9 @@ r"""Writes StyleGAN2 sample grids and a truncation sweep as PNG files.
   python tools/generate.py --weights=ffhq256.npz --output_dir=/tmp/samples \
       --truncation_psi=0.7 --num_samples=25 --sweep_psis=0,0.5,0.7,1
 
+  python tools/generate.py liftedgan --run_dir=runs/liftedgan/cpu_64 \
+      --output_dir=/tmp/liftedgan --num_samples=4
+
 Writes ``samples.png`` (a grid at --truncation_psi) and
 ``truncation_sweep.png`` (one row per latent, one column per ψ).
 """
@@ -26,12 +29,30 @@ flags.DEFINE_integer("sweep_samples", 6, "Rows of truncation_sweep.png.")
 flags.DEFINE_enum("noise_mode", "const", ["const", "random", "none"],
                   "Noise inputs: stored buffers, fresh noise, or zeros.")
 flags.DEFINE_multi_string("gin_param", [], "Extra gin bindings for --model_dir.")
+flags.DEFINE_string("run_dir", None, "liftedgan: the LiftedGAN training run.")
+flags.DEFINE_float("liftedgan_truncation", 0.7, "liftedgan: ψ of the faces.")
+flags.DEFINE_integer("liftedgan_meshes", 1,
+                     "liftedgan: samples exported as OBJ/PLY + components.")
 flags.mark_flag_as_required("output_dir")
 
 FLAGS = flags.FLAGS
 
 
+def _liftedgan():
+  from tfface.methods.liftedgan import control  # pylint: disable=g-import-not-at-top
+  if not FLAGS.run_dir:
+    raise ValueError("liftedgan needs --run_dir (a LiftedGAN training run)")
+  summary = control.generate_from_run(
+      FLAGS.run_dir, FLAGS.output_dir, FLAGS.num_samples,
+      FLAGS.liftedgan_truncation, FLAGS.seed, FLAGS.liftedgan_meshes)
+  for name, path in summary["files"].items():
+    print(f"wrote {name}: {path}")
+  return 0
+
+
 def main(argv):
+  if argv[1:] == ["liftedgan"]:  # python tools/generate.py liftedgan ...
+    return _liftedgan()
   del argv
   from tfface.methods.stylegan2 import generate  # pylint: disable=g-import-not-at-top
   try:

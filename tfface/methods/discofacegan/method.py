@@ -50,6 +50,7 @@ from tfface.losses import gan as gan_losses
 from tfface.losses import imitative
 from tfface.methods.discofacegan import generator as generator_lib
 from tfface.methods.discofacegan import lambda_space as ls
+from tfface.methods.discofacegan import vae_method
 from tfface.networks import stylegan1 as s1
 from tfface.training import gan as gan_training
 from tfface.training import gradients
@@ -145,13 +146,9 @@ def make_vaes(vaes, layout: ls.LambdaLayout, z_sizes=None):
                               "sh": 16, "pose": 3})
     return ls.GaussianVAEs(layout, sizes)
   if isinstance(vaes, str):
-    from tfface.methods.discofacegan import vae as vae_lib  # pylint: disable=g-import-not-at-top
-    loader = getattr(vae_lib, "load_factor_vaes", None) or getattr(
-        vae_lib, "load_vaes", None) or getattr(vae_lib, "load", None)
-    if loader is None:
-      raise ValueError("tfface.methods.discofacegan.vae has no loader "
-                       "(load_factor_vaes / load_vaes / load)")
-    return loader(vaes)  # frozen (trainable=False) by part A's loader
+    # A run directory is read through vae_method, imported at the top of this
+    # module so its gin configurables exist before the config is locked.
+    return vae_method.vae_lib.load_factor_vaes(vaes)  # frozen
   return vaes
 
 
