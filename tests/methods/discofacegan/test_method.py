@@ -48,7 +48,7 @@ def test_progressive_lods_eagerly(trained):
       num_image_samples=2)
   method.build()
   # 8 px for one step, a 4-image fade-in to 16 px, then 16 px.
-  assert [method.stage_at(s) for s in range(3)] == [(1, 1.0), (2, 0.0),
+  assert [method.lod_and_alpha_at(s) for s in range(3)] == [(1, 1.0), (2, 0.0),
                                                      (2, 1.0)]
   real = tf.random.uniform([4, 16, 16, 3], -1, 1, seed=1)
   _, lam, noise = method.sampler.sample(4, tf.constant([1, 1]))
@@ -64,9 +64,9 @@ def test_progressive_lods_eagerly(trained):
   d = method.discriminator_losses(real, 1, 1.0, 4)
   assert np.isfinite(float(d["d_total"])) and float(d["d_r1"]) >= 0
   # Reals at a LOD: pooled, and at α = 0 exactly the previous LOD upsampled.
-  faded = method.at_lod(real, 2, 0.0)
+  faded = method.images_at_lod(real, 2, 0.0)
   np.testing.assert_allclose(
-      faded, np.repeat(np.repeat(method.at_lod(real, 1, 1.0), 2, 1), 2, 2),
+      faded, np.repeat(np.repeat(method.images_at_lod(real, 1, 1.0), 2, 1), 2, 2),
       atol=1e-6)
   images, lam = method.sample(lod=1)
   assert images.shape == (2, 16, 16, 3)

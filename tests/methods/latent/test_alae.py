@@ -148,7 +148,7 @@ def test_which_gradients_are_nonzero_per_phase(method, real, phase, nonzero,
 def test_r1_is_the_squared_input_gradient_of_d_of_e(method, real):
   lod, alpha = 1, tf.constant(0.5)
   losses = method.phase_losses("discriminator", real, lod, alpha)
-  x = method.reals_at(real[:4], lod, alpha)  # LOD 1 trains on 4 images
+  x = method.images_at_lod(real[:4], lod, alpha)  # LOD 1 trains on 4 images
   with tf.GradientTape() as tape:
     tape.watch(x)
     total = tf.reduce_sum(method.discriminator(
@@ -170,10 +170,10 @@ def test_reals_fade_like_the_generator(method, real):
   x1 = real[:4]  # LOD 1 is the full 8 px
   old = s1.upsample_nearest(s1.downsample_average(x1))
   np.testing.assert_array_equal(
-      method.reals_at(real[:4], 1, tf.constant(0.0)).numpy(), old.numpy())
+      method.images_at_lod(real[:4], 1, tf.constant(0.0)).numpy(), old.numpy())
   np.testing.assert_array_equal(
-      method.reals_at(real[:4], 1, tf.constant(1.0)).numpy(), x1.numpy())
-  np.testing.assert_array_equal(method.reals_at(real, 0, 1.0).numpy(),
+      method.images_at_lod(real[:4], 1, tf.constant(1.0)).numpy(), x1.numpy())
+  np.testing.assert_array_equal(method.images_at_lod(real, 0, 1.0).numpy(),
                                 s1.downsample_average(real).numpy())
 
 
@@ -250,7 +250,7 @@ def test_trains_through_the_fade_in_under_mirrored_strategy(trained):
   # E's optimizer, G + AE step for G's) over steps 4..7 only.
   assert int(m.encoder_optimizer.iterations.numpy()) == 8
   assert int(m.decoder_optimizer.iterations.numpy()) == 8
-  assert m.stage() == (1, 1.0)
+  assert m.lod_and_alpha_at() == (1, 1.0)
   # Replicas stay identical; the EMA copy lags the trained networks.
   for v in m.model.trainable_variables:
     parts = [p.numpy() for p in v.value.values]
@@ -323,7 +323,7 @@ def test_restored_run_knows_its_stage(trained):
   _, _, model_dir = trained
   restored = training.restore_run(model_dir)
   assert int(restored.global_step.numpy()) == 8
-  assert restored.stage() == (1, 1.0)
+  assert restored.lod_and_alpha_at() == (1, 1.0)
   assert restored.autoencoder().lod == 1
 
 

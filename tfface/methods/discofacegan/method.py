@@ -54,6 +54,7 @@ from tfface.methods.discofacegan import vae_method
 from tfface.networks import stylegan1 as s1
 from tfface.training import gan as gan_training
 from tfface.training import gradients
+from tfface.training import progressive
 
 _SALT_D, _SALT_G, _SALT_C = 21, 22, 23
 STAGES = (1, 2)
@@ -153,7 +154,8 @@ def make_vaes(vaes, layout: ls.LambdaLayout, z_sizes=None):
 
 
 @gin.configurable
-class DiscoFaceGANMethod(gan_training.GANMethod):
+class DiscoFaceGANMethod(progressive.ProgressiveMethod,
+                         gan_training.GANMethod):
   """DiscoFaceGAN (stage 1: imitative; stage 2: + contrastive).
 
   Args:
@@ -317,7 +319,7 @@ class DiscoFaceGANMethod(gan_training.GANMethod):
     if not hasattr(self, "global_step"):  # built outside the runtime
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                      name="global_step")
-    self.ema_decay = tf.Variable(self._ema_decay_of(self.schedule.start_lod),
+    self.ema_decay = tf.Variable(self.ema_decay_of(self.schedule.start_lod),
                                  trainable=False, name="ema_decay")
     self.make_ema(self.generator, self.generator_ema, self.ema_decay)
 
@@ -345,52 +347,10 @@ class DiscoFaceGANMethod(gan_training.GANMethod):
             "discriminator": self.discriminator,
             "g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
 
-  def _ema_decay_of(self, lod) -> float:
-    return 0.5**(self.lod_batch_sizes[lod] / self.ema_half_life_images)
-
   # -- helpers --------------------------------------------------------------
-
-  def stage_at(self, step: Optional[int] = None):
-    """``(lod, alpha)`` of ``step`` (default the current global step)."""
-    step = int(self.global_step.numpy()) if step is None else int(step)
-    return self.schedule.lod_at(step), self.schedule.alpha_at(step)
 
   def _seed(self, salt: int) -> tf.Tensor:
     return training.step_seed(self.seed, self.global_step, salt)
-
-  def _replica_batch(self, lod: int, available: int) -> int:
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    batch = self.lod_batch_sizes[lod]
-    if batch % replicas:
-      raise ValueError(f"DiscoFaceGANMethod.lod_batch_sizes[{lod}] = {batch} "
-                       f"is not divisible by the {replicas} replicas")
-    if batch // replicas > available:
-      raise ValueError(
-          f"DiscoFaceGANMethod.lod_batch_sizes[{lod}] = {batch} needs "
-          f"train.global_batch_size >= {batch}; got {available * replicas}")
-    return batch // replicas
-
-  def at_lod(self, images: tf.Tensor, lod: int, alpha) -> tf.Tensor:
-    """Full-resolution images (reals, renders, masks) at LOD ``lod``:
-    average-pooled, blended with the half-size version during a fade-in
-    (StyleGAN's ``process_reals``). `[B, R, R, C]` -> `[B, r, r, C]`."""
-    x = s1.downsample_average(images, self.resolution //
-                              s1.resolution_of(lod))
-    if lod > self.schedule.start_lod and not (
-        isinstance(alpha, (int, float)) and alpha == 1):
-      x = s1.lerp(s1.upsample_nearest(s1.downsample_average(x)), x, alpha)
-    return x
-
-  def _dispatch(self, lod, fn):
-    if isinstance(lod, (int, np.integer)):
-      return fn(int(lod))
-    # One branch per trained LOD (start_lod..top), not per network LOD.
-    first = self.schedule.start_lod
-    if first == self.num_lods - 1:
-      return fn(first)
-    branches = [functools.partial(fn, l) for l in range(first,
-                                                        self.num_lods)]
-    return tf.switch_case(lod - first, branches)
 
   def render(self, lam: tf.Tensor) -> Dict[str, tf.Tensor]:
     """The render of λ at R px (no gradient): image, mask, landmarks.
@@ -427,8 +387,8 @@ class DiscoFaceGANMethod(gan_training.GANMethod):
     lod, alpha = generated["lod"], generated["alpha"]
     size = s1.resolution_of(lod)
     render = generated["render"]
-    image = self.at_lod(render["image"], lod, alpha)
-    mask = self.at_lod(render["mask"], lod, alpha)
+    image = self.images_at_lod(render["image"], lod, alpha)
+    mask = self.images_at_lod(render["mask"], lod, alpha)
     landmarks = render["landmarks"] * (size / float(self.resolution))
     sh = self.layout.split(generated["lambda"])["sh"]
     return self.imitative(generated["images"], image, mask, landmarks, sh,
@@ -498,7 +458,7 @@ class DiscoFaceGANMethod(gan_training.GANMethod):
                             output_gradients=scale)
       return losses, [tf.zeros_like(v) if g is None else g
                       for g, v in zip(grads, variables)]
-    return self._dispatch(lod, branch)
+    return self.dispatch_lod(lod, branch)
 
   def discriminator_losses(self, real, lod: int, alpha, n: int
                            ) -> Dict[str, tf.Tensor]:
@@ -509,7 +469,7 @@ class DiscoFaceGANMethod(gan_training.GANMethod):
     fake = tf.stop_gradient(self.generator(
         self.generator_inputs(lam, noise), lod=lod, alpha=alpha,
         noise_seed=noise_seed))
-    x = self.at_lod(real[:n], lod, alpha)
+    x = self.images_at_lod(real[:n], lod, alpha)
     critic = functools.partial(self.discriminator, lod=lod, alpha=alpha)
     if self.r1_gamma > 0:
       penalty, real_logits = gan_losses.r1_penalty(critic, x)
@@ -572,7 +532,7 @@ class DiscoFaceGANMethod(gan_training.GANMethod):
                        f"but the dataset yields {real.shape[1]}x"
                        f"{real.shape[2]} images")
     available = int(real.shape[0])
-    sizes = [self._replica_batch(l, available) for l in range(self.num_lods)]
+    sizes = [self.replica_batch(l, available) for l in range(self.num_lods)]
     lod, alpha = self.schedule.lod_and_alpha(self.global_step)
     losses = {}
     d_vars = self.discriminator.trainable_variables
@@ -622,7 +582,7 @@ class DiscoFaceGANMethod(gan_training.GANMethod):
     samples) at ``lod`` (default the current one)."""
     z_parts = self.sample_z if z_parts is None else z_parts
     noise = self.sample_noise if noise is None else noise
-    lod = self.stage_at()[0] if lod is None else int(lod)
+    lod = self.lod_and_alpha_at()[0] if lod is None else int(lod)
     g = generator or self.generator_ema
     lam = self.sampler.decode(z_parts)
     images = g(self.generator_inputs(lam, noise), lod=lod, noise_mode="const")

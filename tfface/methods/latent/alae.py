@@ -83,6 +83,7 @@ from tfface.networks import base
 from tfface.networks import stylegan1 as s1
 from tfface.training import gan as gan_training
 from tfface.training import gradients
+from tfface.training import progressive
 
 # Salts for step_seed: one per random draw inside a step.
 _SALT_D, _SALT_G, _SALT_AE = 11, 12, 13
@@ -368,7 +369,8 @@ def _per_lod(values: Sequence, num_lods: int, what: str) -> Tuple:
 
 
 @gin.configurable
-class StyleALAEMethod(gan_training.GANMethod):
+class StyleALAEMethod(progressive.ProgressiveMethod,
+                      gan_training.GANMethod):
   """StyleALAE training (podgorskiy/ALAE CelebA-128 defaults).
 
   Args:
@@ -473,7 +475,7 @@ class StyleALAEMethod(gan_training.GANMethod):
     if not hasattr(self, "global_step"):  # built outside the runtime
       self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                      name="global_step")
-    self.ema_decay = tf.Variable(self._ema_decay_of(0), trainable=False,
+    self.ema_decay = tf.Variable(self.ema_decay_of(0), trainable=False,
                                  name="ema_decay")
     # WeightEMA reads its decay at every update, so a variable works: it is
     # set from the LOD's batch size before each update (after_step).
@@ -508,50 +510,10 @@ class StyleALAEMethod(gan_training.GANMethod):
             "encoder_optimizer": self.encoder_optimizer,
             "decoder_optimizer": self.decoder_optimizer}
 
-  def _ema_decay_of(self, lod) -> float:
-    return 0.5**(self.lod_batch_sizes[lod] / self.ema_half_life_images)
-
   # -- helpers ------------------------------------------------------------------
-
-  def stage(self, step: Optional[int] = None) -> Tuple[int, float]:
-    """``(lod, alpha)`` of ``step`` (default the current global step)."""
-    step = int(self.global_step.numpy()) if step is None else int(step)
-    return self.schedule.lod_at(step), self.schedule.alpha_at(step)
 
   def _seed(self, salt: int) -> tf.Tensor:
     return training.step_seed(self.seed, self.global_step, salt)
-
-  def _replica_batch(self, lod: int, available: int) -> int:
-    """This replica's share of LOD ``lod``'s batch (checked at trace)."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    batch = self.lod_batch_sizes[lod]
-    if batch % replicas:
-      raise ValueError(f"StyleALAEMethod.lod_batch_sizes[{lod}] = {batch} is "
-                       f"not divisible by the {replicas} replicas")
-    if batch // replicas > available:
-      raise ValueError(
-          f"StyleALAEMethod.lod_batch_sizes[{lod}] = {batch} needs "
-          f"train.global_batch_size >= {batch} (the global batch must hold "
-          f"the largest per-LOD batch, {max(self.lod_batch_sizes)}); got "
-          f"{available * replicas}")
-    return batch // replicas
-
-  def reals_at(self, images: tf.Tensor, lod: int, alpha) -> tf.Tensor:
-    """Real images at LOD ``lod``: average-pooled from R, and during a
-    fade-in ``α·x + (1 − α)·up(avgpool(x))`` (``train_alae.py`` L287-291).
-    `[B, R, R, 3]` -> `[B, r, r, 3]`."""
-    x = s1.downsample_average(images, self.resolution //
-                              s1.resolution_of(lod))
-    if lod > 0 and not (isinstance(alpha, (int, float)) and alpha == 1):
-      x = s1.lerp(s1.upsample_nearest(s1.downsample_average(x)), x, alpha)
-    return x
-
-  def _dispatch(self, lod, fn):
-    """``fn(l)`` for a Python ``lod``; else ``tf.switch_case`` over LODs."""
-    if isinstance(lod, (int, np.integer)):
-      return fn(int(lod))
-    return tf.switch_case(lod, [functools.partial(fn, l)
-                                for l in range(self.num_lods)])
 
   def _mixed(self, w1, w2, lod, seed):
     cutoff = s1.mixing_cutoff(seed, self.style_mixing_prob, 2 * (lod + 1),
@@ -593,7 +555,7 @@ class StyleALAEMethod(gan_training.GANMethod):
       step.
     """
     available = int(real.shape[0])
-    n = self._replica_batch(lod, available)
+    n = self.replica_batch(lod, available)
     seed = self._seed({"discriminator": _SALT_D, "generator": _SALT_G,
                        "autoencoder": _SALT_AE}[_check_phase(phase)])
     z1, z2 = self._latents(n, seed, 2)
@@ -606,7 +568,7 @@ class StyleALAEMethod(gan_training.GANMethod):
     if phase == "discriminator":
       w1, w2 = self.mapping(z1), self.mapping(z2)
       fake = tf.stop_gradient(generate(self._mixed(w1, w2, lod, mix_seed)))
-      x = self.reals_at(real[:n], lod, alpha)
+      x = self.images_at_lod(real[:n], lod, alpha)
       critic = functools.partial(self._critic, lod=lod, alpha=alpha)
       if self.r1_gamma > 0:
         penalty, real_logits = gan_losses.r1_penalty(critic, x)
@@ -674,7 +636,7 @@ class StyleALAEMethod(gan_training.GANMethod):
       return losses, [tf.zeros_like(var) if grad is None else grad
                       for grad, var in zip(grads, variables)]
 
-    losses, grads = self._dispatch(lod, branch)
+    losses, grads = self.dispatch_lod(lod, branch)
     start = 0
     for optimizer, group in updates:
       optimizer.apply_gradients(zip(grads[start:start + len(group)], group))
@@ -692,7 +654,7 @@ class StyleALAEMethod(gan_training.GANMethod):
                        f"the dataset yields {real.shape[1]}x{real.shape[2]} "
                        "images")
     for l in range(self.num_lods):  # fail at trace time, before any update
-      self._replica_batch(l, int(real.shape[0]))
+      self.replica_batch(l, int(real.shape[0]))
     lod, alpha = self.schedule.lod_and_alpha(self.global_step)
     losses = {}
     for phase in PHASES:  # the reference's order
@@ -723,7 +685,7 @@ class StyleALAEMethod(gan_training.GANMethod):
 
   def autoencoder(self) -> StyleALAE:
     """The EMA networks at the current LOD, as a LatentAutoencoder."""
-    self.model_ema.set_stage(*self.stage())
+    self.model_ema.set_stage(*self.lod_and_alpha_at())
     return self.model_ema
 
   def encode(self, images: tf.Tensor) -> tf.Tensor:
