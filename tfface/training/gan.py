@@ -35,6 +35,36 @@ from tfface.training.ema import WeightEMA
 Losses = Dict[str, tf.Tensor]
 
 
+def discriminator_losses(critic: Callable[[tf.Tensor], tf.Tensor],
+                         real: tf.Tensor, fake: tf.Tensor,
+                         r1_gamma: float, loss: str = "non_saturating",
+                         prefix: str = "d") -> Losses:
+  """D main's losses with an eager R1, for methods that apply the gradient
+  themselves (one branch per LOD: StyleALAE, DiscoFaceGAN).
+
+  Args:
+    critic: inputs `[B, ...]` -> logits `[B, 1]` (e.g. a discriminator bound
+      to its LOD and α).
+    real: `[B, ...]` real inputs.
+    fake: `[B, ...]` generated inputs (pass them through stop_gradient).
+    r1_gamma: R1 weight γ (0: no penalty).
+    loss: GAN loss family.
+    prefix: the returned names are ``<prefix>_total``, ``_gan``, ``_r1``,
+      ``_real_score`` and ``_fake_score``.
+  """
+  if r1_gamma > 0:
+    penalty, real_logits = gan_losses.r1_penalty(critic, real)
+  else:
+    real_logits, penalty = critic(real), tf.constant(0.0)
+  fake_logits = critic(fake)
+  gan_loss = gan_losses.discriminator_loss(loss, real_logits, fake_logits)
+  total = gan_loss + gan_losses.r1_weight(r1_gamma, 0) * penalty
+  return {f"{prefix}_total": total, f"{prefix}_gan": gan_loss,
+          f"{prefix}_r1": penalty,
+          f"{prefix}_real_score": tf.reduce_mean(real_logits),
+          f"{prefix}_fake_score": tf.reduce_mean(fake_logits)}
+
+
 class DiscriminatorStep:
   """D main (+ eager R1) and D reg (lazy R1) for one discriminator.
 

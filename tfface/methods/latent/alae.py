@@ -570,17 +570,8 @@ class StyleALAEMethod(progressive.ProgressiveMethod,
       fake = tf.stop_gradient(generate(self._mixed(w1, w2, lod, mix_seed)))
       x = self.images_at_lod(real[:n], lod, alpha)
       critic = functools.partial(self._critic, lod=lod, alpha=alpha)
-      if self.r1_gamma > 0:
-        penalty, real_logits = gan_losses.r1_penalty(critic, x)
-      else:
-        real_logits, penalty = critic(x), tf.constant(0.0)
-      fake_logits = critic(fake)
-      gan = gan_losses.discriminator_loss("non_saturating", real_logits,
-                                          fake_logits)
-      total = gan + gan_losses.r1_weight(self.r1_gamma, 0) * penalty
-      return {"d_total": total, "d_gan": gan, "d_r1": penalty,
-              "d_real_score": tf.reduce_mean(real_logits),
-              "d_fake_score": tf.reduce_mean(fake_logits)}
+      return gan_training.discriminator_losses(critic, x, fake,
+                                               self.r1_gamma)
     if phase == "generator":
       w1, w2 = self.mapping(z1), self.mapping(z2)
       fake = generate(self._mixed(w1, w2, lod, mix_seed))
