@@ -19,6 +19,7 @@
 import math
 from typing import Dict, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from tfface import layers as L
@@ -53,7 +54,10 @@ class DiscoFaceGenerator(base.Network):
     stylegan2_divisor: divides StyleGAN2's channel table (tiny test models).
 
   Attributes: ``num_layers`` (W+ entries: 2·log2(R) − 2), ``num_lods``
-  (StyleGAN v1 blocks; LOD l renders 4·2**l px), ``mapping``, ``synthesis``.
+  (StyleGAN v1 blocks; LOD l renders 4·2**l px), ``mapping``, ``synthesis``,
+  ``input_shift`` / ``input_scale`` (`[input_dim]` non-trainable: the mapping
+  sees ``([λ, ε] − shift) / scale``; 0 and 1 unless
+  :meth:`set_input_standardization` is called).
   """
 
   def __init__(self, input_dim: int, resolution: int = 256, w_dim: int = 512,
@@ -81,6 +85,14 @@ class DiscoFaceGenerator(base.Network):
                                      int(mapping_layers),
                                      lr_multiplier=mapping_lr_multiplier,
                                      normalize_input=False, name="mapping")
+    # The λ standardization (set_input_standardization); saved with G's
+    # checkpoints and exports, so a loaded G maps λ as it was trained.
+    self.input_shift = self.add_weight(
+        name="input_shift", shape=(self.input_dim,), initializer="zeros",
+        trainable=False)
+    self.input_scale = self.add_weight(
+        name="input_scale", shape=(self.input_dim,), initializer="ones",
+        trainable=False)
     self.num_lods = log2 - 1
     self.num_layers = 2 * log2 - 2
     if synthesis == "stylegan1":
@@ -106,13 +118,39 @@ class DiscoFaceGenerator(base.Network):
       self.synthesis(tf.zeros([1, self.num_layers, self.w_dim]),
                      noise_mode="none")
 
+  def set_input_standardization(self, shift, scale) -> None:
+    """The mapping sees ``([λ, ε] − shift) / scale`` (per input dimension).
+
+    A departure from the reference, which maps raw λ: its BFM coefficients
+    are of order 0.1–1, like ε ~ N(0, I), but tfface's procedural λ is far
+    smaller (expression ~0.01, SH ~0.02 per dimension on the pseudo-real
+    faces), so with raw λ the first dense layer's λ inputs are ~50× weaker
+    than ε's, and equalized-lr gradients to their weights are as small: G
+    learned to ignore λ (measured: after 6000 steps every row of the
+    variation grid was constant and the Table-2 cosines ~0.3 for every
+    factor). Standardizing by the λ VAEs' training statistics puts λ and ε
+    on one scale. Shift 0 and scale 1 is the reference.
+
+    Args:
+      shift, scale: `[input_dim]` float (scale > 0).
+    """
+    shift = np.asarray(shift, np.float32).reshape(-1)
+    scale = np.asarray(scale, np.float32).reshape(-1)
+    if shift.shape != (self.input_dim,) or scale.shape != (
+        self.input_dim,) or not np.all(scale > 0):
+      raise ValueError(f"DiscoFaceGenerator.set_input_standardization: shift "
+                       f"and scale must be [{self.input_dim}] with scale > 0,"
+                       f" got {shift.shape} and {scale.shape}")
+    self.input_shift.assign(shift)
+    self.input_scale.assign(scale)
+
   def map(self, inputs: tf.Tensor) -> tf.Tensor:
     """``[λ, ε]`` `[B, input_dim]` -> w `[B, W]`."""
     inputs = tf.convert_to_tensor(inputs, tf.float32)
     if inputs.shape.rank != 2 or inputs.shape[-1] != self.input_dim:
       raise ValueError(f"generator input [lambda, noise] must be [B, "
                        f"{self.input_dim}], got shape {inputs.shape}")
-    return self.mapping(inputs)
+    return self.mapping((inputs - self.input_shift) / self.input_scale)
 
   def w_plus(self, inputs: tf.Tensor) -> tf.Tensor:
     """``[λ, ε]`` -> W+ `[B, num_layers, W]` (w broadcast to every layer)."""

@@ -39,7 +39,7 @@ the reference's f = 1015·1.22 camera for BFM).
 """
 
 import functools
-from typing import Dict, Mapping, Optional, Sequence, Union
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import gin
 import numpy as np
@@ -151,6 +151,31 @@ def make_vaes(vaes, layout: ls.LambdaLayout, z_sizes=None):
     # module so its gin configurables exist before the config is locked.
     return vae_method.vae_lib.load_factor_vaes(vaes)  # frozen
   return vaes
+
+
+def input_standardization(vaes, layout: ls.LambdaLayout
+                          ) -> Tuple[np.ndarray, np.ndarray]:
+  """The generator's ``[λ, ε]`` shift and scale `[input_dim]` from the λ
+  VAEs' per-dimension standardization (their training table's mean and std,
+  :meth:`~tfface.methods.discofacegan.vae.FactorVAE.set_standardization`);
+  0 and 1 for ε, for factors whose VAE keeps none (converted checkpoints:
+  the reference) and for the Gaussian stand-in. See
+  :meth:`~tfface.methods.discofacegan.generator.DiscoFaceGenerator.set_input_standardization`
+  for why."""
+  shift = np.zeros([layout.input_dim], np.float32)
+  scale = np.ones([layout.input_dim], np.float32)
+  for name in getattr(vaes, "factors", ()):
+    factor = ls.factor_name(name)
+    vae = vaes[name]
+    groups = vaes.factor_groups(name)
+    if groups != tuple(layout.groups[factor]):
+      raise ValueError(f"the {name} VAE models groups {groups}, the "
+                       f"{layout.layout} layout's {factor} is "
+                       f"{layout.groups[factor]}")
+    a, b = layout.slices[factor]
+    shift[a:b] = vae.x_shift.numpy()
+    scale[a:b] = vae.x_scale.numpy()
+  return shift, scale
 
 
 @gin.configurable
@@ -313,6 +338,9 @@ class DiscoFaceGANMethod(progressive.ProgressiveMethod,
     self.generator_ema = generator_lib.DiscoFaceGenerator(
         **self.generator_config, name="generator_ema")
     self.generator_ema.build_all()
+    shift, scale = input_standardization(self.vaes, self.layout)
+    for g in (self.generator, self.generator_ema):
+      g.set_input_standardization(shift, scale)
     self.discriminator = generator_lib.ProgressiveDiscriminator(
         **self.discriminator_config, name="discriminator")
     self.discriminator.build_all()
