@@ -95,6 +95,29 @@ def test_decoders_shapes_and_inject_conv():
     networks.DepthDecoder(24)
 
 
+def test_short_run_inits_start_m_as_identity_and_depth_flat():
+  w = tf.random.normal([3, 8])
+  light, view = tf.random.normal([3, 4]), tf.random.normal([3, 6])
+  m = networks.StyleComposition(8, hidden=16, num_layers=2, residual=True)
+  np.testing.assert_allclose(m((w, light, view)).numpy(), w.numpy())
+  plain = networks.StyleComposition(8, hidden=16, num_layers=2)
+  assert float(tf.reduce_max(tf.abs(plain((w, light, view)) - w))) > 1e-2
+  # Trainable away from the identity: the zero output layer gets gradients.
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(tf.square(m((w, light, view)) - 1.0))
+  grad = tape.gradient(loss, m.compose.dense[-1].kernel)
+  assert float(tf.reduce_max(tf.abs(grad))) > 0
+  flat = networks.DepthDecoder(32, z_dim=8, nf=4, max_channels=16,
+                               flat_init=True)
+  feature = tf.random.normal([3, 32, 32, 5])
+  depth = dr.depth_from_network(flat((w, feature)))
+  # Flat in the middle of the range (border columns aside).
+  np.testing.assert_allclose(depth.numpy()[:, :, 2:-2], 1.0, atol=1e-6)
+  rough = dr.depth_from_network(networks.DepthDecoder(
+      32, z_dim=8, nf=4, max_channels=16)((w, feature)))
+  assert float(tf.math.reduce_std(rough[:, :, 2:-2])) > 1e-4
+
+
 def test_reference_channel_table_at_256():
   first, blocks = networks._decoder_channels(256, 16, 512)
   assert (first, blocks) == (512, [256, 128, 64, 32, 16])

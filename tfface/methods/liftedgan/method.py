@@ -102,6 +102,9 @@ class LiftedGANMethod(method_lib.TrainingMethod):
     hidden, depth_z_dim, transform_z_dim, nf, max_channels: network sizes
       (:class:`~tfface.methods.liftedgan.model.LiftedGAN`).
     backend: rasterizer backend.
+    residual_composition, flat_depth_init: start M as the identity map and
+      D_S flat (departures for short runs; False is the reference; see
+      :class:`~tfface.methods.liftedgan.model.LiftedGAN`).
     truncation: ψ of the training samples (0.7).
     learning_rate: 1e-4; beta_1, beta_2: 0.9, 0.999.
     weight_decay: coupled L2 (5e-4).
@@ -126,6 +129,8 @@ class LiftedGANMethod(method_lib.TrainingMethod):
                hidden: int = 512, depth_z_dim: int = 512,
                transform_z_dim: int = 16, nf: int = 16,
                max_channels: int = 512, backend: str = "tf",
+               residual_composition: bool = False,
+               flat_depth_init: bool = False,
                truncation: float = 0.7, learning_rate: float = 1e-4,
                beta_1: float = 0.9, beta_2: float = 0.999,
                weight_decay: float = 5e-4, rec_weight: float = 5.0,
@@ -162,7 +167,9 @@ class LiftedGANMethod(method_lib.TrainingMethod):
     self.network_args = dict(hidden=hidden, depth_z_dim=depth_z_dim,
                              transform_z_dim=transform_z_dim, nf=nf,
                              max_channels=max_channels, backend=backend,
-                             blur_size=blur_size, blur_sigma=blur_sigma)
+                             blur_size=blur_size, blur_sigma=blur_sigma,
+                             residual_composition=residual_composition,
+                             flat_depth_init=flat_depth_init)
     self.truncation = float(truncation)
     self.learning_rate, self.beta_1, self.beta_2 = (
         float(learning_rate), float(beta_1), float(beta_2))

@@ -36,6 +36,11 @@ class LiftedGAN(tf.Module):
     clip_render_grad: ContourGradientClip on the rasterized depth.
     blur_size, blur_sigma: the Gaussian of T and of the albedo regulariser.
     backend: rasterizer backend (``"tf"`` pure TF; ``"tfg_cpu"``).
+    residual_composition: M starts as the identity map (w₀ = w + MLP(...),
+      :class:`~tfface.methods.liftedgan.networks.StyleComposition`).
+    flat_depth_init: D_S starts flat
+      (:class:`~tfface.methods.liftedgan.networks.DepthDecoder`).
+    Both False is the reference.
   """
 
   def __init__(self, generator, hidden: int = 512, depth_z_dim: int = 512,
@@ -44,7 +49,9 @@ class LiftedGAN(tf.Module):
                max_depth: float = 1.1, border_depth: float = 1.05,
                clamp_border: bool = True, fov_degrees: float = 10.0,
                clip_render_grad: bool = True, blur_size: int = 10,
-               blur_sigma: float = 4.0, backend: str = "tf"):
+               blur_sigma: float = 4.0, backend: str = "tf",
+               residual_composition: bool = False,
+               flat_depth_init: bool = False):
     super().__init__(name="liftedgan")
     self.generator = networks.FrozenGenerator(generator)
     self.resolution = self.generator.resolution
@@ -58,10 +65,12 @@ class LiftedGAN(tf.Module):
                        f"resolution {self.resolution} (reflect padding)")
     self.decomposition = networks.StyleDecomposition(hidden,
                                                      name="decomposition")
-    self.composition = networks.StyleComposition(self.style_dim, hidden,
-                                                 name="composition")
-    self.depth_net = networks.DepthDecoder(self.resolution, depth_z_dim, nf,
-                                           max_channels, name="depth_net")
+    self.composition = networks.StyleComposition(
+        self.style_dim, hidden, residual=residual_composition,
+        name="composition")
+    self.depth_net = networks.DepthDecoder(
+        self.resolution, depth_z_dim, nf, max_channels,
+        flat_init=flat_depth_init, name="depth_net")
     self.transformation_net = networks.TransformationDecoder(
         self.resolution, transform_z_dim, nf, max_channels,
         name="transformation_net")

@@ -71,13 +71,15 @@ class MLP(keras.Model):
     normalize: GroupNorm after every hidden dense layer.
     activation: None, ``"tanh"`` or ``"scale_shift"`` (a :class:`ScaleShift`)
       on the output.
+    zero_output: initialise the output layer's kernel and bias to 0 (the
+      MLP starts as the constant 0; see :class:`StyleComposition`).
 
   Call ``(x)``: `[B, in]` float32 -> `[B, out_dim]`.
   """
 
   def __init__(self, out_dim: int, hidden: int = 512, num_layers: int = 4,
                normalize: bool = False, activation: Optional[str] = None,
-               **kwargs):
+               zero_output: bool = False, **kwargs):
     super().__init__(**kwargs)
     if activation not in (None, "tanh", "scale_shift"):
       raise ValueError(f"MLP activation must be None, 'tanh' or "
@@ -85,9 +87,13 @@ class MLP(keras.Model):
     if int(num_layers) < 1:
       raise ValueError(f"MLP num_layers must be >= 1, got {num_layers!r}")
     self.activation = activation
+    last = int(num_layers) - 1
     self.dense = track(self, "dense", [
-        keras.layers.Dense(int(hidden) if i < num_layers - 1 else int(out_dim),
-                           name=f"dense_{i}") for i in range(num_layers)])
+        keras.layers.Dense(
+            int(hidden) if i < last else int(out_dim), name=f"dense_{i}",
+            kernel_initializer=("zeros" if zero_output and i == last
+                                else "glorot_uniform"))
+        for i in range(num_layers)])
     self.norms = track(self, "norm", [
         _group_norm(int(hidden), f"norm_{i}") if normalize else None
         for i in range(num_layers - 1)]) if normalize else []
@@ -132,12 +138,21 @@ class StyleComposition(keras.Model):
 
   w' = MLP(embed_w(w) + embed_L(L) + embed_V(V)), the embeddings GroupNorm
   MLPs ending in a :class:`ScaleShift`.
+
+  ``residual=True`` (a departure, for short CPU runs): w' = w + MLP(...) with
+  the last layer zero-initialised, so M starts as the identity map. The
+  reference learns M from scratch over 50k steps, during which G(w₀) — the
+  canonical face every other term is built on — is at first an unrelated
+  face; with a budget of a few thousand steps that start never ends (a
+  600-step run re-rendered streak noise). As the identity, M keeps w's
+  identity from step 0 and only has to learn the change of pose and light.
   """
 
   def __init__(self, style_dim: int = 512, hidden: int = 512,
-               num_layers: int = 4, **kwargs):
+               num_layers: int = 4, residual: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.style_dim = int(style_dim)
+    self.residual = bool(residual)
     self.embed_style = MLP(hidden, hidden, num_layers, normalize=True,
                            activation="scale_shift", name="embed_style")
     self.embed_light = MLP(hidden, hidden, num_layers, normalize=True,
@@ -145,14 +160,15 @@ class StyleComposition(keras.Model):
     self.embed_view = MLP(hidden, hidden, num_layers, normalize=True,
                           activation="scale_shift", name="embed_view")
     self.compose = MLP(style_dim, hidden, num_layers, normalize=True,
-                       name="compose")
+                       zero_output=self.residual, name="compose")
 
   def call(self, inputs):
     # One (w, light, view) tuple: Keras traces call() with its first input
     # alone when a SavedModel holding the model is written.
     w, light, view = _unpack(inputs, 3, "StyleComposition", "(w, light, view)")
-    return self.compose(self.embed_style(w) + self.embed_light(light) +
-                        self.embed_view(view))
+    out = self.compose(self.embed_style(w) + self.embed_light(light) +
+                       self.embed_view(view))
+    return w + out if self.residual else out
 
 
 def _unpack(inputs, count: int, name: str, what: str):
@@ -211,21 +227,29 @@ class DepthDecoder(keras.Model):
     nf: channels at full resolution (16).
     max_channels: cap of the channel table (512).
     mlp_layers: 4.
+    flat_init: zero-initialise the output convolution and the InjectConv
+      (a departure, for short CPU runs): D_S starts as a flat depth map
+      instead of the random-init decoder's pixel noise, whose normals
+      shade the first renders into streaks, and G's feature map enters
+      depth only as far as training asks for it.
 
   Call ``((w0, feature))`` -> `[B, R, R, 1]` float32 raw depth (post-process
   with :func:`~tfface.rendering.depth_renderer.depth_from_network`).
   """
 
   def __init__(self, resolution: int = 256, z_dim: int = 512, nf: int = 16,
-               max_channels: int = 512, mlp_layers: int = 4, **kwargs):
+               max_channels: int = 512, mlp_layers: int = 4,
+               flat_init: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.resolution = int(resolution)
     first, blocks = _decoder_channels(resolution, nf, max_channels)
     self.mlp = track(self, "mlp", [
         keras.layers.Dense(int(z_dim), name=f"mlp_{i}")
         for i in range(mlp_layers)])
-    conv = lambda c, k, name, s=1, bias=False: keras.layers.Conv2D(
-        c, k, s, padding="same", use_bias=bias, name=name)
+    conv = lambda c, k, name, s=1, bias=False, init="glorot_uniform": (
+        keras.layers.Conv2D(c, k, s, padding="same", use_bias=bias,
+                            kernel_initializer=init, name=name))
+    flat = "zeros" if flat_init else "glorot_uniform"
     self.up0 = keras.layers.Conv2DTranspose(first, 4, 1, padding="valid",
                                             use_bias=False, name="up0")
     self.conv0 = conv(first, 3, "conv0")
@@ -241,12 +265,12 @@ class DepthDecoder(keras.Model):
     self.convs = track(self, "conv", convs)
     self.norms_b = track(self, "norm_b", norms_b)
     last = blocks[-1] if blocks else first
-    self.inject = conv(last, 1, "inject")  # InjectConv
+    self.inject = conv(last, 1, "inject", init=flat)  # InjectConv
     self.head_conv1 = conv(last, 3, "head_conv1")
     self.head_norm1 = _group_norm(last, "head_norm1")
     self.head_conv2 = conv(last, 5, "head_conv2")
     self.head_norm2 = _group_norm(last, "head_norm2")
-    self.head_out = conv(1, 5, "head_out", bias=True)
+    self.head_out = conv(1, 5, "head_out", bias=True, init=flat)
 
   def call(self, inputs):
     # One (w0, feature) tuple, as StyleComposition.
