@@ -70,6 +70,12 @@ flags.DEFINE_integer("dfg_variations", 10, "discofacegan: Table 1 values "
 flags.DEFINE_integer("dfg_pairs", 20, "discofacegan: Table 2 (a, b) pairs.")
 flags.DEFINE_integer("dfg_others", 50, "discofacegan: Table 2 draws of the "
                      "other factors per pair.")
+flags.DEFINE_string("dfg_embed_pattern", None, "discofacegan: faces never "
+                    "trained on (of --dfg_real_kind) whose W+ embedding "
+                    "error is measured; unset: skipped.")
+flags.DEFINE_integer("dfg_embed_faces", 16, "discofacegan: faces embedded.")
+flags.DEFINE_integer("dfg_embed_steps", 300, "discofacegan: Adam steps per "
+                     "embedding.")
 
 flags.DEFINE_multi_string("liftedgan_runs", [], "liftedgan: name=run_dir "
                           "(repeat: the full model and its ablations).")
@@ -149,7 +155,9 @@ def _discofacegan():
       FLAGS.dfg_run, FLAGS.output_json, FLAGS.heldout_pattern or "",
       num_groups=FLAGS.dfg_groups, variations=FLAGS.dfg_variations,
       num_pairs=FLAGS.dfg_pairs, num_others=FLAGS.dfg_others,
-      real_kind=FLAGS.dfg_real_kind)
+      real_kind=FLAGS.dfg_real_kind,
+      embed_pattern=FLAGS.dfg_embed_pattern or "",
+      embed_faces=FLAGS.dfg_embed_faces, embed_steps=FLAGS.dfg_embed_steps)
   print(json.dumps(result, indent=2, sort_keys=True))
   return 0
 

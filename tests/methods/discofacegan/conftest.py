@@ -78,7 +78,7 @@ def arrays(variables):
   return [np.array(v.numpy()) for v in variables]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(tmp_path_factory, analysis_files):
   """gin/discofacegan/test.gin at its top LOD (16 px) for 3 steps under
   MirroredStrategy with 2 logical CPUs; (method, losses, before, dir)."""

@@ -232,6 +232,22 @@ def read_image(path: str, size: int) -> np.ndarray:
   return image.numpy()
 
 
+def method_embedding_loss(method, perceptual_weights: Optional[str] = None
+                          ) -> EmbeddingLoss:
+  """The embedding objective of a built DiscoFaceGANMethod: L1 pixels, VGG
+  perceptual (a random-weight quarter-width VGG at weight 0.1 without
+  ``perceptual_weights``, a Keras VGG-19 weights file) and the landmarks of
+  its reconstruction net."""
+  from tfface.losses import perceptual as perceptual_lib  # pylint: disable=g-import-not-at-top
+  perceptual = perceptual_lib.PerceptualLoss(perceptual_weights, width=0.25
+                                             if not perceptual_weights
+                                             else 1.0)
+  return EmbeddingLoss(
+      perceptual=perceptual.per_example,
+      perceptual_weight=1.0 if perceptual_weights else 0.1,
+      landmarks_fn=lambda x: method.reconstruct(x)["landmarks"])
+
+
 def edit_method_image(method, image: np.ndarray, steps: int = 300,
                       learning_rate: float = 0.01, num_edits: int = 5,
                       perceptual_weights: Optional[str] = None,
@@ -253,15 +269,8 @@ def edit_method_image(method, image: np.ndarray, steps: int = 300,
                      "the face comes from it)")
   g, layout = method.generator_ema, method.layout
   images = tf.convert_to_tensor(image[None], tf.float32)
-  from tfface.losses import perceptual as perceptual_lib  # pylint: disable=g-import-not-at-top
-  perceptual = perceptual_lib.PerceptualLoss(perceptual_weights, width=0.25
-                                             if not perceptual_weights
-                                             else 1.0)
-  loss = EmbeddingLoss(
-      perceptual=perceptual.per_example,
-      perceptual_weight=1.0 if perceptual_weights else 0.1,
-      landmarks_fn=lambda x: method.reconstruct(x)["landmarks"])
-  out = embed(g, images, mean_w(g, method.sampler), loss, steps,
+  out = embed(g, images, mean_w(g, method.sampler),
+              method_embedding_loss(method, perceptual_weights), steps,
               learning_rate)
   lam = lambda_of_images(method.reconstruct, layout, images)
   k = int(num_edits)

@@ -21,6 +21,7 @@ Values of a factor are drawn from its VAE decoder (a and b two decoded z;
 an offset Δ the difference of two decoded z).
 """
 
+import collections
 import json
 import os
 from typing import Callable, Dict, Mapping, Optional, Sequence
@@ -193,6 +194,71 @@ def disentanglement_scores(generate_fn: Callable, sampler: ls.LambdaSampler,
   return out
 
 
+def embedding_error(method, images: tf.Tensor, steps: int = 300,
+                    learning_rate: float = 0.01,
+                    perceptual_weights: Optional[str] = None,
+                    batch_size: int = 16) -> Dict[str, object]:
+  """How well held-out faces embed into W+ (:func:`editing.embed`, the
+  objective of ``tools/edit.py discofacegan``), with the EMA generator.
+
+  Args:
+    method: a built DiscoFaceGANMethod with its reconstruction net (the
+      landmark term and meter) and, for ``identity_cosine``, its identity
+      net.
+    images: `[N, R, R, 3]` faces in [-1, 1] at the method's resolution, not
+      trained on.
+    steps, learning_rate, perceptual_weights: the embedding's settings.
+    batch_size: faces optimised together (each has its own W+; the loss is
+      a per-face mean, so the batch only sets the speed).
+
+  Returns:
+    JSON-able dict: ``faces``, ``steps``; means over faces of ``l1`` (mean
+    |G(w⁺) − x|, [-1, 1] units) and ``l1_start`` (at the mean-w start),
+    ``landmark_rmse_px`` (reconstruction-net landmarks of G(w⁺) vs x),
+    ``identity_cosine`` (identity embeddings of G(w⁺) and x), and
+    ``loss_start`` / ``loss_end`` (the objective's batch means).
+  """
+  from tfface.methods.discofacegan import editing  # pylint: disable=g-import-not-at-top
+  if method.reconstruct is None:
+    raise ValueError("the embedding error needs DiscoFaceGANMethod."
+                     "reconstruction (its landmark term)")
+  images = tf.convert_to_tensor(images, tf.float32)
+  if images.shape.rank != 4 or images.shape[1] != method.resolution:
+    raise ValueError(f"faces to embed must be [N, {method.resolution}, "
+                     f"{method.resolution}, 3], got shape {images.shape}")
+  g = method.generator_ema
+  loss = editing.method_embedding_loss(method, perceptual_weights)
+  start = editing.mean_w(g, method.sampler)
+  sums = collections.defaultdict(float)
+  n = int(images.shape[0])
+  for i in range(0, n, int(batch_size)):
+    x = images[i:i + int(batch_size)]
+    k = int(x.shape[0])
+    out = editing.embed(g, x, start, loss, steps, learning_rate)
+    fake = tf.clip_by_value(out["images"], -1.0, 1.0)
+    first = g.synthesize(tf.tile(start[None, None], [k, g.num_layers, 1]),
+                         noise_mode="const")
+    sums["l1"] += float(tf.reduce_sum(tf.reduce_mean(tf.abs(fake - x),
+                                                     [1, 2, 3])))
+    sums["l1_start"] += float(tf.reduce_sum(tf.reduce_mean(
+        tf.abs(tf.clip_by_value(first, -1.0, 1.0) - x), [1, 2, 3])))
+    lm_fake = method.reconstruct(fake)["landmarks"]
+    lm_real = method.reconstruct(x)["landmarks"]
+    sums["landmark_rmse_px"] += float(tf.reduce_sum(tf.sqrt(tf.reduce_mean(
+        tf.reduce_sum(tf.square(lm_fake - lm_real), -1), -1))))
+    if method.identity_net is not None:
+      e_fake = tf.math.l2_normalize(method.identity_net(fake, training=False),
+                                    -1)
+      e_real = tf.math.l2_normalize(method.identity_net(x, training=False),
+                                    -1)
+      sums["identity_cosine"] += float(tf.reduce_sum(e_fake * e_real))
+    sums["loss_start"] += float(out["history"][0]) * k
+    sums["loss_end"] += float(out["history"][-1]) * k
+  result = {key: value / n for key, value in sums.items()}
+  result.update(faces=n, steps=int(steps))
+  return result
+
+
 def evaluate_method(method, real_images: Optional[tf.Tensor] = None,
                     num_groups: int = 100, variations: int = 10,
                     num_pairs: int = 20, num_others: int = 50,
@@ -245,7 +311,8 @@ def evaluate_method(method, real_images: Optional[tf.Tensor] = None,
 
 def evaluate_run(model_dir: str, output: str, real_pattern: str = "",
                  num_real: int = 500, gin_params: Sequence[str] = (),
-                 real_kind: str = "pseudo_real",
+                 real_kind: str = "pseudo_real", embed_pattern: str = "",
+                 embed_faces: int = 16, embed_steps: int = 300,
                  **kwargs) -> Dict[str, object]:
   """Restores a training run, runs :func:`evaluate_method` and writes JSON.
 
@@ -258,18 +325,27 @@ def evaluate_run(model_dir: str, output: str, real_pattern: str = "",
       (``pseudo_real``, ``synthetic``, ``tfrecord``, ``folder``).
     num_real: real faces read.
     gin_params: extra bindings for the restore.
+    embed_pattern: faces never trained on (a path of ``real_kind``) for
+      :func:`embedding_error` ("" = skip); its first ``embed_faces`` faces,
+      ``embed_steps`` Adam steps each.
     **kwargs: :func:`evaluate_method`'s sample sizes.
   """
   from tfface.training import restore  # pylint: disable=g-import-not-at-top
   method = restore.restore_run(model_dir, gin_params)
-  real = None
-  if real_pattern:
-    from tfface.data import sources  # pylint: disable=g-import-not-at-top
-    size = (method.resolution, method.resolution)
-    data = sources.image_source(real_kind, real_pattern, size, int(num_real),
+  from tfface.data import sources  # pylint: disable=g-import-not-at-top
+  size = (method.resolution, method.resolution)
+
+  def read(pattern, n):
+    data = sources.image_source(real_kind, pattern, size, int(n),
                                 shuffle=False)
-    real = next(iter(data))["image"]
+    return next(iter(data))["image"]
+
+  real = read(real_pattern, num_real) if real_pattern else None
   result = evaluate_method(method, real, **kwargs)
+  if embed_pattern and embed_faces > 0:
+    result["embedding"] = embedding_error(
+        method, read(embed_pattern, embed_faces), steps=embed_steps)
+    result["embedding"]["pattern"] = embed_pattern
   result["model_dir"] = os.fspath(model_dir)
   tmp = output + ".tmp"
   directory = os.path.dirname(output)
