@@ -6,6 +6,12 @@ r"""Writes StyleGAN2 sample grids and a truncation sweep as PNG files.
 
   python tools/generate.py liftedgan --run_dir=runs/liftedgan/cpu_64 \
       --output_dir=/tmp/liftedgan --num_samples=4
+  python tools/generate.py discofacegan --run_dir=runs/discofacegan/cpu_64 \
+      --output_dir=/tmp/dfg --num_samples=4
+
+``discofacegan`` writes ``discofacegan_variations.png``: per face five rows
+(expression, illumination, pose, identity varied with everything else fixed,
+one new λ sample per column, then the face model's renders of the pose row).
 
 Writes ``samples.png`` (a grid at --truncation_psi) and
 ``truncation_sweep.png`` (one row per latent, one column per ψ).
@@ -50,9 +56,26 @@ def _liftedgan():
   return 0
 
 
+def _discofacegan():
+  import os  # pylint: disable=g-import-not-at-top
+  from tfface.methods.discofacegan import editing  # pylint: disable=g-import-not-at-top
+  if not FLAGS.run_dir:
+    raise ValueError("discofacegan needs --run_dir (a DiscoFaceGAN training "
+                     "run)")
+  out = editing.variation_grids_run(
+      FLAGS.run_dir, os.path.join(FLAGS.output_dir,
+                                  "discofacegan_variations.png"),
+      FLAGS.num_samples, seed=FLAGS.seed, gin_params=FLAGS.gin_param)
+  print(f"wrote discofacegan_variations: {out['png']} ({out['faces']} faces "
+        f"at step {out['step']}; rows per face: {', '.join(out['rows'])})")
+  return 0
+
+
 def main(argv):
   if argv[1:] == ["liftedgan"]:  # python tools/generate.py liftedgan ...
     return _liftedgan()
+  if argv[1:] == ["discofacegan"]:
+    return _discofacegan()
   del argv
   from tfface.methods.stylegan2 import generate  # pylint: disable=g-import-not-at-top
   try:

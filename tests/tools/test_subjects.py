@@ -1,4 +1,5 @@
-"""The subjects of tools/edit.py, tools/evaluate.py and tools/convert_weights.py:
+"""The subjects of tools/edit.py, tools/evaluate.py, tools/generate.py and
+tools/convert_weights.py:
 bad input is one ``error:`` line (exit 1), an unknown subject the usage."""
 
 import os
@@ -30,6 +31,8 @@ def _run(*args):
       "--weights=landmarks"], "net=path pairs"),
     (["tools/convert_weights.py", "alae", "--from=missing.pth",
       "--to=/tmp/x.npz"], "missing.pth"),
+    (["tools/generate.py", "discofacegan", "--output_dir=/tmp/x"],
+     "needs --run_dir"),
 ])
 def test_bad_input_is_one_error_line(args, message):
   result = _run(*args)

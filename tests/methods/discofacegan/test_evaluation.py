@@ -92,3 +92,21 @@ def test_embedding_error_on_the_generators_own_faces(trained):
   assert out["landmark_rmse_px"] >= 0.0
   with pytest.raises(ValueError, match="must be \\[N, 16, 16, 3\\]"):
     evaluation.embedding_error(method, faces[:, :8, :8], steps=1)
+
+
+def test_variation_grids_of_a_run(trained, tmp_path):
+  from tfface.methods.discofacegan import editing  # pylint: disable=g-import-not-at-top
+  method, _, _, model_dir = trained
+  out = editing.variation_grids_run(str(model_dir), str(tmp_path / "v.png"),
+                                    num_faces=2, num_columns=3)
+  pixels = tf.io.decode_png(tf.io.read_file(out["png"])).numpy()
+  r = method.resolution
+  gap = max(2, r // 8)
+  assert pixels.shape == (2 * 5 * r + gap, 3 * r, 3)
+  assert out["rows"][0] == "expression" and out["step"] == 3
+  # The two faces differ; the black gap between them is black.
+  assert np.abs(pixels[:5 * r].astype(int) -
+                pixels[5 * r + gap:].astype(int)).mean() > 1
+  assert pixels[5 * r:5 * r + gap].max() == 0
+  with pytest.raises(ValueError, match="num_faces"):
+    editing.variation_grids_run(str(model_dir), str(tmp_path / "w.png"), 0)

@@ -338,3 +338,39 @@ def variation_grid(method, num_columns: int = 6, seed: int = 0,
                                     int(images.shape[1])).numpy())
   rows.append(method.render(pose_lam)["image"].numpy())
   return to_uint8_grid(rows)
+
+
+VARIATION_ROWS = ("expression", "illumination", "pose", "identity",
+                  "render of the pose row's lambda")
+
+
+def variation_grids_run(model_dir: str, output_png: str, num_faces: int = 4,
+                        num_columns: int = 6, seed: int = 0,
+                        gin_params: Sequence[str] = ()) -> Dict[str, object]:
+  """``tools/generate.py discofacegan``: restore a run and write, for
+  ``num_faces`` faces, their :func:`variation_grid` (rows
+  :data:`VARIATION_ROWS`) one under the other, a black row between faces.
+
+  Returns:
+    dict ``png`` (the path), ``rows`` (row names of one face), ``faces``,
+    ``step``.
+  """
+  if int(num_faces) < 1 or int(num_columns) < 1:
+    raise ValueError(f"num_faces and num_columns must be >= 1, got "
+                     f"{num_faces} and {num_columns}")
+  from tfface.training import restore  # pylint: disable=g-import-not-at-top
+  method = restore.restore_run(model_dir, gin_params)
+  grids = []
+  for i in range(int(num_faces)):
+    grid = variation_grid(method, num_columns, seed=int(seed) + i)
+    if grids:
+      grids.append(np.zeros([max(2, method.resolution // 8), grid.shape[1],
+                             3], np.uint8))
+    grids.append(grid)
+  import os  # pylint: disable=g-import-not-at-top
+  directory = os.path.dirname(output_png)
+  if directory:
+    os.makedirs(directory, exist_ok=True)
+  write_png(output_png, np.concatenate(grids, axis=0))
+  return {"png": output_png, "rows": list(VARIATION_ROWS),
+          "faces": int(num_faces), "step": int(method.global_step.numpy())}
