@@ -17,8 +17,14 @@ Steps (everything lands under ``output_dir``):
      mouthSmile, illumination, hair colour, gaze), one factor sweeping while
      everything else holds.
   5. Measures control on the held-out faces against the renderer (what
-     ``tools/evaluate.py confignet`` measures) into ``control.json`` and
-     prints the main numbers.
+     ``tools/evaluate.py confignet`` measures, on the same default number of
+     faces) into ``control.json`` and prints the main numbers. When the
+     face-analysis nets of ``make pretrained`` are in
+     ``DemoSettings.analysis_dir`` (``reconstruction.npz``,
+     ``landmarks.npz``), yaw, pitch and the expression sweeps are also
+     measured on a continuous scale with them
+     (:mod:`tfface.metrics.analysis_meters`); a missing file skips its
+     figures with a line saying so.
 
 Where the settings live. The training recipe -- resolution, network sizes,
 optimizer, loss weights, warm-up, EMA, perceptual loss, E_R backbone, batch,
@@ -68,6 +74,10 @@ ROWS = ("yaw", "pitch", "jawOpen", "mouthSmile", "illumination",
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIN_DIR = os.path.join(_REPO_ROOT, "gin", "confignet")
+# Where ``make pretrained`` writes the face-analysis nets the demo measures
+# with: the files tools/evaluate.py confignet reads by default when run from
+# the repository root.
+DEFAULT_ANALYSIS_DIR = os.path.join(_REPO_ROOT, "pretrained")
 # The training recipe of ``make demo`` (also a tools/train.py config).
 CPU_DEMO_GIN = os.path.join(GIN_DIR, "cpu_demo.gin")
 # cpu_demo.gin shrunk to seconds (tests, ``--tiny``).
@@ -91,7 +101,10 @@ class DemoSettings:
   gin_file: str = CPU_DEMO_GIN
   num_synthetic: int = 2000
   num_pseudo_real: int = 1000
-  num_heldout: int = 64
+  # Held-out faces measured into control.json: tools/evaluate.py
+  # confignet's default count, so both give comparable numbers.
+  num_heldout: int = dataclasses.field(
+      default_factory=lambda: _evaluation().DEFAULT_NUM_FACES)
   render_batch: int = 32
   # Camera zoom of the rendered data: 1 frames forehead to chin (the
   # dataset default 0.75 shows the whole head), so the mouth is larger.
@@ -102,13 +115,22 @@ class DemoSettings:
   expression_focus_probability: float = 0.5
   latent_gan_steps: int = 400
   columns: int = 7
+  # The face-analysis nets' directory (reconstruction.npz, landmarks.npz);
+  # '' = measure without them.
+  analysis_dir: str = DEFAULT_ANALYSIS_DIR
+
+
+def _evaluation():
+  from tfface.methods.confignet import evaluation  # pylint: disable=g-import-not-at-top
+  return evaluation
 
 
 def tiny_settings() -> DemoSettings:
-  """Seconds-long settings that still run every step of the demo."""
+  """Seconds-long settings that still run every step of the demo (without
+  the analysis nets: tests never read the pretrained bundle)."""
   return DemoSettings(gin_file=TINY_DEMO_GIN, num_synthetic=8,
                       num_pseudo_real=8, num_heldout=4, render_batch=8,
-                      latent_gan_steps=2, columns=3)
+                      latent_gan_steps=2, columns=3, analysis_dir="")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,11 +327,25 @@ def control_rows(controller, base: Dict[str, np.ndarray],
   return rows
 
 
-def measure_control(controller, faces, zoom: float, path: str) -> Dict:
+def measure_control(controller, faces, zoom: float, path: str,
+                    analysis_dir: str = "") -> Dict:
   """``tools/evaluate.py confignet``'s numbers for the trained networks on
-  the held-out faces, written to ``path`` as JSON (atomically)."""
+  the held-out faces, written to ``path`` as JSON (atomically).
+
+  With ``analysis_dir`` holding ``reconstruction.npz`` / ``landmarks.npz``
+  also the continuous pose and expression figures
+  (:mod:`tfface.metrics.analysis_meters`); a missing file is skipped with
+  a line saying so.
+  """
+  from tfface.metrics import analysis_meters  # pylint: disable=g-import-not-at-top
   from tfface.metrics import controllability  # pylint: disable=g-import-not-at-top
   table = controller.table
+  meters = None
+  if analysis_dir:
+    files = analysis_meters.bundle_meter_paths(analysis_dir)
+    meters = analysis_meters.load_meters(
+        files["reconstruction"], files["landmarks"], image_zoom=zoom,
+        log=_say)
 
   def encode(theta):
     return controller.encode_factors(
@@ -322,7 +358,7 @@ def measure_control(controller, faces, zoom: float, path: str) -> Dict:
   result = controllability.evaluate_control(
       encode, generate, faces["factors"], faces["image"], truth=truth,
       factor_names=[n for n in table.names
-                    if n in controllability.FACTOR_REGIONS])
+                    if n in controllability.FACTOR_REGIONS], meters=meters)
   with open(path + ".tmp", "w") as f:
     json.dump(result, f, indent=2)
   os.replace(path + ".tmp", path)
@@ -480,7 +516,8 @@ def _run_demo(output_dir: str, s: DemoSettings) -> Dict[str, str]:
   png = os.path.join(output_dir, "controls.png")
   write_sheet(rows, png)
   control_json = os.path.join(output_dir, "control.json")
-  measured = measure_control(controller, faces, s.zoom, control_json)
+  measured = measure_control(controller, faces, s.zoom, control_json,
+                             s.analysis_dir)
   for line in cn_evaluation.summary_lines(measured):
     _say(line)
   paths = {

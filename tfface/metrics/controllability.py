@@ -11,13 +11,23 @@ classifier metric, which needs CelebA classifiers and FFHQ):
   true renders, R(θ_ab) − R(θ_a) (Pearson r over pixels), and pixels outside
   the factor's renderer region should change little.
 * **pose**: G at a requested yaw vs. the true render at that yaw; the yaw of
-  the closest true render in the sweep gives an angular error.
+  the closest true render in the sweep gives an angular error (on the
+  sweep's grid: it cannot show an error finer than the grid's step).
 * **sweeps** (per named control, :data:`CONTROL_SWEEPS`: jawOpen,
   mouthSmile, eyeBlink, gaze): on neutral faces, one control moved from its
   low to its high end. The generated change is correlated with the true
   change (Pearson r), and its **gain** — mean |generated change| over mean
   |true change| inside the control's region — says whether the control is
   visible at all (0: G ignores it; 1: as strong as the renderer's).
+
+With ``meters`` (:class:`tfface.metrics.analysis_meters.Meters`: the
+face-analysis nets of ``make pretrained``) pose and the sweeps are also
+measured on a continuous scale, on G's images and on the true renders alike:
+the achieved yaw and pitch per requested angle with the slope of achieved vs
+requested and the mean error in degrees (``pose["measured"]``), and per
+control a landmark quantity's change from the low to the high end and its
+ratio to the true render's change (``sweeps[control]["measured"]``; see
+:mod:`tfface.metrics.analysis_meters`).
 
 The generator is given as two callables so that an exported SavedModel or
 in-process networks can be measured alike.
@@ -28,6 +38,8 @@ from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from tfface.metrics import analysis_meters
 
 # Renderer regions (procedural model) each factor is expected to change;
 # "head" is the whole rendered head, "background" its complement.
@@ -113,7 +125,10 @@ class TruthRenderer:
     self.sizes = synthetic.synthetic_factor_sizes(self.model)
     self.renderer = face_renderer.FaceRenderer(
         self.model, (self.size, self.size),
-        camera=synthetic.dataset_camera((self.size, self.size), zoom))
+        camera=synthetic.dataset_camera((self.size, self.size), zoom),
+        # As the dataset writer: eyelids and lips are zero-thickness sheets
+        # whose back faces would show as dark wedges in turned views.
+        enable_cull_face=True)
 
   def __call__(self, theta: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """``image`` `[B, H, W, 3]` and ``regions`` name -> `[B, H, W, 1]`."""
@@ -154,7 +169,9 @@ def evaluate_sweeps(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
                     theta: Mapping[str, np.ndarray],
                     truth: "TruthRenderer",
                     controls: Optional[Sequence[str]] = None,
-                    dilate: int = 2) -> Dict[str, Dict[str, float]]:
+                    dilate: int = 2,
+                    meters: Optional[analysis_meters.Meters] = None
+                   ) -> Dict[str, Dict[str, float]]:
   """Each named control moved low -> high on neutral, frontal faces.
 
   Args:
@@ -163,12 +180,15 @@ def evaluate_sweeps(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
       frontal).
     controls: names in :data:`CONTROL_SWEEPS` (default: all whose factor is
       in ``theta``).
+    meters: the analysis nets as callables (None: pixel figures only).
 
   Returns:
     control -> ``correlation_with_true_change`` (mean Pearson r over faces),
     ``gain`` (mean |generated change| / mean |true change| in the region),
     ``generated_change_inside_region``, ``true_change_inside_region``,
-    ``generated_change_outside_region``.
+    ``generated_change_outside_region``; with a meter for the control also
+    ``measured`` (:func:`tfface.metrics.analysis_meters.measure_sweep`: the
+    landmark quantity's generated and true change and their ratio ``gain``).
   """
   controls = [c for c in (controls or CONTROL_SWEEPS)
               if CONTROL_SWEEPS[c][0] in theta]
@@ -197,6 +217,11 @@ def evaluate_sweeps(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
         "true_change_inside_region": inside_true,
         "generated_change_outside_region": _masked_mean(abs_gen, 1.0 - mask),
     }
+    measured = (analysis_meters.measure_sweep(
+        control, meters, gen, [t["image"] for t in true])
+                if meters is not None else None)
+    if measured is not None:
+      out[control]["measured"] = measured
   return out
 
 
@@ -212,7 +237,9 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
                      factor_names: Optional[Sequence[str]] = None,
                      seed: int = 0, dilate: int = 2,
                      yaw_degrees: Sequence[float] = (-30, -20, -10, 0, 10, 20,
-                                                     30)) -> Dict:
+                                                     30),
+                     pitch_degrees: Sequence[float] = (-10, -5, 0, 5, 10),
+                     meters: Optional[analysis_meters.Meters] = None) -> Dict:
   """All three measurements on a batch of held-out synthetic faces.
 
   Args:
@@ -225,11 +252,24 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
       that has a region in :data:`FACTOR_REGIONS`).
     seed: pairing seed.
     dilate: pixels of region dilation (G is smoother than the renderer).
-    yaw_degrees: yaws of the pose sweep.
+    yaw_degrees: yaws of the pose sweep (the training data's range is
+      ±30°).
+    pitch_degrees: pitches of the measured pitch sweep (pose meter only; the
+      training data's range is ±10°).
+    meters: the analysis nets as callables
+      (:class:`tfface.metrics.analysis_meters.Meters`); None: pixel figures
+      only.
 
   Returns:
     JSON-ready dict with ``reconstruction``, ``swap`` (per factor),
     ``pose`` and ``sweeps`` (per named control, :func:`evaluate_sweeps`).
+    The pixel pose figures use the first 8 faces. With a pose meter,
+    ``pose["measured"]`` holds ``yaw`` and ``pitch``
+    (:func:`tfface.metrics.analysis_meters.measure_pose_sweep` over all
+    faces: per requested angle the mean achieved angle, the slope and offset
+    of achieved vs requested, the mean absolute error in degrees; for G's
+    images and for the true renders); with meters, ``meters`` says which
+    were used and which were skipped.
   """
   n = len(images)
   size = images.shape[1]
@@ -278,18 +318,15 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
     }
   result["swap"] = swaps
 
-  # Pose: the first faces at each requested yaw (pitch, roll 0).
+  # Pose: the faces at each requested yaw (pitch, roll 0); the pixel figures
+  # on the first 8, the measured ones (a pose meter) on all.
   k = min(n, 8)
-  sub = {key: np.asarray(v)[:k] for key, v in theta.items()}
+  pose_meter = meters is not None and meters.pose is not None
+  yaw_gen, yaw_true = _pose_sweep(encode, generate, theta, truth, 1,
+                                  yaw_degrees, n if pose_meter else k)
+  gen_sweep = np.stack([g[:k] for g in yaw_gen])  # [Y, k, R, R, 3]
+  true_sweep = np.stack([t[:k] for t in yaw_true])
   yaws = np.radians(np.asarray(yaw_degrees, np.float32))
-  gen_sweep, true_sweep = [], []
-  for yaw in yaws:
-    rot = np.zeros([k, 3], np.float32)
-    rot[:, 1] = yaw
-    posed = dict(sub, pose=rot)
-    gen_sweep.append(np.asarray(generate(encode(posed), rot)))
-    true_sweep.append(truth(posed)["image"])
-  gen_sweep, true_sweep = np.stack(gen_sweep), np.stack(true_sweep)  # [Y,k,...]
   err = np.abs(gen_sweep - true_sweep).mean(axis=(2, 3, 4))  # [Y, k]
   # Yaw read off G's image: the sweep yaw whose true render is closest.
   dist = np.abs(gen_sweep[:, None] - true_sweep[None]).mean(axis=(3, 4, 5))
@@ -301,6 +338,33 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
       "yaw_error_degrees_mean": float(yaw_err.mean()),
       "yaw_exact_fraction": float((yaw_err < 1e-3).mean()),
   }
+  if pose_meter:
+    pitch_gen, pitch_true = _pose_sweep(encode, generate, theta, truth, 0,
+                                        pitch_degrees, n)
+    result["pose"]["measured"] = {
+        "num_faces": n,
+        "yaw": analysis_meters.measure_pose_sweep(
+            meters, "yaw", yaw_degrees, yaw_gen, yaw_true),
+        "pitch": analysis_meters.measure_pose_sweep(
+            meters, "pitch", pitch_degrees, pitch_gen, pitch_true)}
   result["sweeps"] = evaluate_sweeps(encode, generate, theta, truth,
-                                     dilate=dilate)
+                                     dilate=dilate, meters=meters)
+  if meters is not None:
+    result["meters"] = meters.describe()
   return result
+
+
+def _pose_sweep(encode, generate, theta, truth, axis: int,
+                degrees: Sequence[float], count: int):
+  """G's images and the true renders of the first ``count`` faces at each
+  requested angle of one pose axis (0 pitch, 1 yaw; the others 0): two
+  lists of `[count, R, R, 3]`, one entry per angle."""
+  sub = {key: np.asarray(v)[:count] for key, v in theta.items()}
+  generated, true = [], []
+  for angle in np.radians(np.asarray(degrees, np.float32)):
+    rot = np.zeros([count, 3], np.float32)
+    rot[:, axis] = angle
+    posed = dict(sub, pose=rot)
+    generated.append(np.asarray(generate(encode(posed), rot)))
+    true.append(truth(posed)["image"])
+  return generated, true

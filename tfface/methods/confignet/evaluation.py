@@ -3,12 +3,20 @@
 Loads the SavedModel (signatures ``generate``, ``set_factor_*``,
 ``factor_table``), reads held-out synthetic faces and runs
 :func:`tfface.metrics.controllability.evaluate_control`; writes the numbers as
-JSON (atomically).
+JSON (atomically). With the face-analysis nets' weights files
+(``make pretrained``'s ``reconstruction.npz`` and ``landmarks.npz``) pose and
+the expression sweeps are also measured on a continuous scale
+(:mod:`tfface.metrics.analysis_meters`); a missing file skips its figures
+with a logged line.
+
+The demo (:mod:`tfface.demo`) measures the same :data:`DEFAULT_NUM_FACES`
+held-out faces by default, so its ``control.json`` and this tool's numbers
+are comparable.
 """
 
 import json
 import os
-from typing import Dict
+from typing import Callable, Dict, Optional
 
 import tensorflow as tf
 
@@ -17,12 +25,19 @@ from tfface.data import schema
 from tfface.data import synthetic
 from tfface.methods.confignet import data as cn_data
 from tfface.methods.confignet import factors as factors_lib
+from tfface.metrics import analysis_meters
 from tfface.metrics import controllability
+
+# Held-out faces measured by default, here and in the demo's control.json.
+DEFAULT_NUM_FACES = 64
 
 
 def evaluate_export(export_dir: str, heldout_pattern: str,
-                    num_faces: int = 32, seed: int = 0,
-                    output_json: str = "") -> Dict:
+                    num_faces: int = DEFAULT_NUM_FACES, seed: int = 0,
+                    output_json: str = "",
+                    reconstruction_weights: Optional[str] = None,
+                    landmarks_weights: Optional[str] = None,
+                    log: Callable[[str], None] = print) -> Dict:
   """Measures an exported ConfigNet on held-out synthetic faces.
 
   Args:
@@ -32,15 +47,24 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
     num_faces: faces to measure.
     seed: pairing seed.
     output_json: where to write the result ('' = don't write).
+    reconstruction_weights: the reconstruction net's weights file (measured
+      yaw, pitch and gaze); None / '' = not measured; a missing file is
+      skipped with a line to ``log``.
+    landmarks_weights: the landmark net's weights file (measured jawOpen,
+      mouthSmile, eyeBlink); as ``reconstruction_weights``.
+    log: receives the lines about skipped weights files.
 
   Returns:
-    The result dict (see ``evaluate_control``).
+    The result dict (see ``evaluate_control``; with meters also
+    ``pose["measured"]``, ``sweeps[control]["measured"]`` and ``meters``).
 
   Raises:
     ValueError: one line naming the file or directory: not a SavedModel, no
       held-out shards, a file that is not a TFRecord file or is damaged,
       held-out faces of another factor table than the model's, or fewer
       faces than ``num_faces``.
+    tfface.analysis.weights.WeightsError: a weights file that is there but
+      is not the expected network's.
   """
   if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
     raise ValueError(f"{export_dir!r} is not a SavedModel directory; expected "
@@ -73,6 +97,11 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
         f"{schema.format_sizes(heldout.factor_sizes)}, but the truth renderer "
         f"renders {schema.format_sizes(truth.sizes)}; expected shards of "
         "tools/make_synthetic.py's default face model.")
+  meters = None
+  if reconstruction_weights or landmarks_weights:
+    meters = analysis_meters.load_meters(
+        reconstruction_weights, landmarks_weights,
+        image_zoom=float(info.get("zoom", 0.75)), log=log)
   batch = _first_batch(heldout, heldout_pattern, num_faces)
   theta = {k: v.numpy() for k, v in batch["factors"].items()}
 
@@ -84,7 +113,8 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
   result = controllability.evaluate_control(
       encode, generate, theta, batch["image"].numpy(), truth=truth,
       factor_names=[n for n in encode.factor_names
-                    if n in controllability.FACTOR_REGIONS], seed=seed)
+                    if n in controllability.FACTOR_REGIONS], seed=seed,
+      meters=meters)
   result["export_dir"] = export_dir
   if output_json:
     tmp = output_json + ".tmp"
@@ -132,4 +162,32 @@ def summary_lines(result: Dict):
            f"{s['true_change_inside_region']:.3f} in its region)")
   pose = result["pose"]
   yield (f"pose: yaw error {pose['yaw_error_degrees_mean']:.1f}° mean, exact "
-         f"{100 * pose['yaw_exact_fraction']:.0f}%")
+         f"{100 * pose['yaw_exact_fraction']:.0f}% (nearest of "
+         f"{len(pose['yaw_degrees'])} true renders)")
+  yield from measured_lines(result)
+
+
+def measured_lines(result: Dict):
+  """Lines of the continuous figures (none without meters)."""
+  for axis, m in result["pose"].get("measured", {}).items():
+    if not isinstance(m, dict):
+      continue
+    gen, true = m["generated"], m["true_render"]
+    yield (f"measured {axis:5s}: slope {gen['slope']:.2f}, offset "
+           f"{gen['offset_degrees']:+.1f}°, error "
+           f"{gen['mean_absolute_error_degrees']:.1f}° mean (the meter on the "
+           f"true renders: slope {true['slope']:.2f}, offset "
+           f"{true['offset_degrees']:+.1f}°, error "
+           f"{true['mean_absolute_error_degrees']:.1f}°)")
+  for name, s in result.get("sweeps", {}).items():
+    m = s.get("measured")
+    if not m:
+      continue
+    gain = m["gain"]
+    yield (f"measured {name:10s} gain "
+           f"{'n/a' if gain is None else format(gain, '.2f')} "
+           f"({m['quantity']}: generated change "
+           f"{m['generated_change']:+.3f} vs true {m['true_change']:+.3f} "
+           f"{m['units']})")
+  for line in result.get("meters", {}).get("skipped", []):
+    yield f"not measured: {line}"
