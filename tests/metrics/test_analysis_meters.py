@@ -9,9 +9,9 @@ import tensorflow as tf
 from tfface.analysis import landmarks as landmarks_lib
 from tfface.analysis import reconstruction as rec
 from tfface.analysis import weights
-from tfface.data import synthetic
 from tfface.metrics import analysis_meters as am
 from tfface.metrics import controllability
+from tests.metrics import faces as test_faces
 
 SIZE = 32
 TINY_LANDMARKS = dict(input_size=32, widths=[4, 8, 8], stem_stride=2,
@@ -236,11 +236,7 @@ def test_load_meters_skips_a_missing_file_with_a_line(tiny_files, tmp_path):
 
 @pytest.fixture(scope="module")
 def faces():
-  truth = controllability.TruthRenderer(SIZE)
-  sampled = [synthetic.sample_factors(np.random.default_rng(i), truth.model)
-             for i in range(2)]
-  theta = {k: np.stack([f[k] for f in sampled]) for k in sampled[0]}
-  return truth, theta, truth(theta)["image"]
+  return test_faces.rendered_faces(SIZE, 2)
 
 
 def test_evaluate_control_with_meters_the_renderer_matches_itself(

@@ -4,20 +4,15 @@ a generator that ignores θ does not."""
 import numpy as np
 import pytest
 
-from tfface.data import synthetic
 from tfface.metrics import controllability
+from tests.metrics import faces as test_faces
 
 SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def setup():
-  truth = controllability.TruthRenderer(SIZE)
-  faces = [synthetic.sample_factors(np.random.default_rng(i), truth.model)
-           for i in range(3)]
-  theta = {k: np.stack([f[k] for f in faces]) for k in faces[0]}
-  images = truth(theta)["image"]
-  return truth, theta, images
+  return test_faces.rendered_faces(SIZE, 3)
 
 
 def _oracle(truth):
