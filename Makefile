@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 # (tensorflow-addons, tensorflow-datasets, OpenEXR): see README.md.
 TFG := tensorflow-graphics==2021.12.3
 PYTEST_WORKERS ?= 2
+# --dist loadfile keeps each test file on one worker, so a module-scoped
+# fixture (a tiny training, a bundle) is built once, not once per worker.
+PYTEST_DIST ?= loadfile
 PYTEST_ARGS ?=
 
 .PHONY: demo test venv clean pretrained
@@ -27,7 +30,7 @@ pretrained: venv
 	$(PY) tools/make_pretrained.py --output_dir=pretrained
 
 test: venv
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS) tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST) --durations=25 $(PYTEST_ARGS) tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_out

@@ -50,8 +50,14 @@ def test_writes_shards_and_preview(tmp_path):
   for name in os.listdir(out):
     assert (out / name).read_bytes() == (again / name).read_bytes(), name
   grid = tf.io.decode_png(tf.io.read_file(str(preview))).numpy()
-  assert grid.shape == (len(synthetic.PREVIEW_ROWS) * 16, 3 * 16, 3)
-  assert grid.std() > 10  # rendered faces, not an empty image
+  rows = len(synthetic.PREVIEW_ROWS)
+  assert grid.shape[0] == rows * 16 and grid.shape[1] > 3 * 16
+  faces = grid[:, -3 * 16:]
+  assert faces.std() > 10  # rendered faces, not an empty image
+  # The label column: white text on black, a label in every row.
+  labels = grid[:, :-3 * 16]
+  assert set(np.unique(labels)) == {0, 255}
+  assert (labels.reshape(rows, 16, -1, 3) == 255).any(axis=(1, 2, 3)).all()
 
 
 def test_bad_invocations_give_one_error_line(tmp_path):

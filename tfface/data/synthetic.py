@@ -60,6 +60,7 @@ from tfface.data import sharded_writer
 from tfface.rendering import face_model
 from tfface.rendering import image_size as image_size_lib
 from tfface.rendering import lighting
+from tfface.visualization import text
 
 LABELED = "labeled"
 MODES = (schema.SYNTHETIC, schema.PSEUDO_REAL, LABELED)
@@ -1168,9 +1169,15 @@ def preview_grid(image_size: int = 96, num_columns: int = 7, seed: int = 0,
 def write_preview(path: str, image_size: int = 96, num_columns: int = 7,
                   seed: int = 0, backend: str = "tf", zoom: float = 0.75,
                   model_options: Optional[Mapping[str, object]] = None) -> str:
-  """Writes :func:`preview_grid` as a PNG (atomically); returns ``path``."""
-  grid = preview_grid(image_size, num_columns, seed, backend, zoom,
-                      model_options)
+  """Writes :func:`preview_grid` as a PNG (atomically); returns ``path``.
+
+  A label column left of the faces names the factor each row varies
+  (:data:`PREVIEW_ROWS`).
+  """
+  grid = text.label_rows(
+      preview_grid(image_size, num_columns, seed, backend, zoom,
+                   model_options),
+      [row.replace("_", " ") for row in PREVIEW_ROWS])
   directory = os.path.dirname(os.path.abspath(path))
   tf.io.gfile.makedirs(directory)
   tmp = f"{path}{sharded_writer.PARTIAL_TAG}{os.getpid()}"

@@ -1,0 +1,1 @@
+"""Pictures for people: text labels on image grids."""
