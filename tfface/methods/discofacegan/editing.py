@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tfface.methods.discofacegan import lambda_space as ls
 from tfface.networks import stylegan1 as s1
+from tfface.visualization import text
 
 
 def delta_w_edit(generator, layout: ls.LambdaLayout, w_plus: tf.Tensor,
@@ -341,7 +342,7 @@ def variation_grid(method, num_columns: int = 6, seed: int = 0,
 
 
 VARIATION_ROWS = ("expression", "illumination", "pose", "identity",
-                  "render of the pose row's lambda")
+                  "pose render")  # the last: renders of the pose row's λ
 
 
 def variation_grids_run(model_dir: str, output_png: str, num_faces: int = 4,
@@ -349,7 +350,8 @@ def variation_grids_run(model_dir: str, output_png: str, num_faces: int = 4,
                         gin_params: Sequence[str] = ()) -> Dict[str, object]:
   """``tools/generate.py discofacegan``: restore a run and write, for
   ``num_faces`` faces, their :func:`variation_grid` (rows
-  :data:`VARIATION_ROWS`) one under the other, a black row between faces.
+  :data:`VARIATION_ROWS`, each labelled left of its row) one under the
+  other, a black row between faces.
 
   Returns:
     dict ``png`` (the path), ``rows`` (row names of one face), ``faces``,
@@ -362,7 +364,9 @@ def variation_grids_run(model_dir: str, output_png: str, num_faces: int = 4,
   method = restore.restore_run(model_dir, gin_params)
   grids = []
   for i in range(int(num_faces)):
-    grid = variation_grid(method, num_columns, seed=int(seed) + i)
+    grid = text.label_rows(
+        variation_grid(method, num_columns, seed=int(seed) + i),
+        VARIATION_ROWS)
     if grids:
       grids.append(np.zeros([max(2, method.resolution // 8), grid.shape[1],
                              3], np.uint8))
