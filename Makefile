@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 # (tensorflow-addons, tensorflow-datasets, OpenEXR): see README.md.
 TFG := tensorflow-graphics==2021.12.3
 PYTEST_WORKERS ?= 2
-# --dist loadfile keeps each test file on one worker, so a module-scoped
-# fixture (a tiny training, a bundle) is built once, not once per worker.
+# --dist loadfile (with the scheduler of tests/conftest.py): a test file, or
+# a package sharing session fixtures, runs on one worker, so its fixtures (a
+# tiny training, a bundle) are built once, not once per worker.
 PYTEST_DIST ?= loadfile
 PYTEST_ARGS ?=
 
