@@ -103,3 +103,28 @@ def parse_config(gin_files: Sequence[str] = (),
           "'configurable.parameter = value'") from e
   if finalize:
     gin.finalize()
+
+
+_UNBOUND = object()
+
+
+def query_value(binding: str, default=None):
+  """The value bound to ``configurable.parameter`` in the current gin config.
+
+  Macros are followed (``x.a = %DATA`` with ``DATA = 'faces/*'`` gives
+  ``'faces/*'``); ``default`` when the parameter is not bound or the
+  configurable is unknown.
+  """
+  try:
+    value = gin.query_parameter(binding)
+  except ValueError:
+    return default
+  seen = set()
+  while (isinstance(value, gin.config.ConfigurableReference) and
+         value.selector == "gin.macro"):
+    name = value.scoped_selector.split("/")[0]
+    if name in seen:
+      return default
+    seen.add(name)
+    value = gin.query_parameter("%" + name)
+  return value

@@ -500,7 +500,8 @@ def _run_demo(output_dir: str, s: DemoSettings) -> Dict[str, str]:
 
   export_base = os.path.join(output_dir, "export")
   export_dir = cn_export.export(stage2, export_base,
-                                latent_generator=latent_gan.generator_ema)
+                                latent_generator=latent_gan.generator_ema,
+                                zoom=s.zoom)
   models_config, _ = serving_config.write_serving_files(export_base,
                                                         "confignet")
   _say(f"exported SavedModel -> {export_dir} (TF Serving: {models_config})")

@@ -13,7 +13,8 @@ by projected gradient descent). ``--yaw``/``--pitch`` are degrees.
 default) takes an image that is square at the model's resolution as an
 aligned crop and detects and aligns any other (a whole photo) to the crop the
 model was trained with (ConfigNet: tfface's synthetic framing at ``--zoom``,
-default the export's recorded zoom, else 0.75; ``make demo`` models use 1);
+default the export's recorded zoom, which ConfigNet exports take from their
+training faces' info, e.g. 1 for ``make demo``'s; else 0.75);
 when no face is found, or the detector (``pip install 'tfface[align]'``) is
 not installed, one warning line says so and the image is used as it is.
 ``yes`` always aligns (no face is an ``error:`` line), ``no`` never does.

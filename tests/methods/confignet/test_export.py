@@ -351,3 +351,25 @@ def test_conventions_every_signature_runs_from_its_metadata(tmp_path):
       set(out["keys"]) - {"metadata"})
   for request in warmup:
     assert serving.grpc_outputs(serving.predict_locally(loaded, request))
+
+
+def test_export_records_the_training_faces_zoom(exported, tmp_path):
+  import gin  # pylint: disable=g-import-not-at-top
+  from tfface.data import synthetic  # pylint: disable=g-import-not-at-top
+  from tfface.methods.confignet import data  # pylint: disable=g-import-not-at-top
+  nets = exported[1]
+  args = (nets["g"], nets["e_s"], TABLE, nets["e_r"], nets["g_lat"])
+  assert export.ConfigNetServing(*args, zoom=1).export_metadata()["zoom"] == 1.0
+  assert "zoom" not in export.ConfigNetServing(*args).export_metadata()
+  # A run's gin config names its synthetic faces; their info gives the zoom,
+  # through a macro as the shipped gin files bind it.
+  assert data.configured_zoom() is None
+  with open(synthetic.info_path(str(tmp_path), "synthetic"), "w") as f:
+    json.dump({"zoom": 1.0}, f)
+  gin.parse_config(f"SYN = '{tmp_path}/synthetic-*-of-*.tfrecord'\n"
+                   "confignet_dataset.synthetic_pattern = %SYN")
+  assert data.configured_zoom() == 1.0
+  gin.clear_config()
+  gin.parse_config(f"confignet_dataset.synthetic_pattern = "
+                   f"'{tmp_path}/none/synthetic-*'")
+  assert data.configured_zoom() is None

@@ -172,6 +172,22 @@ def embed_images(real_encoder, images: tf.data.Dataset,
 
 
 @gin.configurable
+def configured_zoom() -> Optional[float]:
+  """Camera zoom of the synthetic faces gin's ``confignet_dataset`` reads.
+
+  From the ``synthetic_info.json`` beside ``synthetic_pattern`` (written by
+  ``tools/make_synthetic.py``); None when the pattern is not bound or the
+  dataset records no zoom.
+  """
+  from tfface import config as config_lib  # pylint: disable=g-import-not-at-top
+  from tfface.data import synthetic  # pylint: disable=g-import-not-at-top
+  pattern = config_lib.query_value("confignet_dataset.synthetic_pattern")
+  if not isinstance(pattern, str):
+    return None
+  info = synthetic.read_info(pattern) or {}
+  return float(info["zoom"]) if "zoom" in info else None
+
+
 def embedding_dataset(global_batch_size: int,
                       embeddings_path: str = gin.REQUIRED,
                       seed: int = 0) -> tf.data.Dataset:

@@ -51,11 +51,16 @@ class ConfigNetServing(tf.Module):
     table: the factor table.
     real_encoder: E_R or None.
     latent_generator: G_lat or None.
+    zoom: camera zoom of the synthetic training faces (``tfface.json``'s
+      ``zoom``, which ``tools/edit.py`` aligns real photos to); None when
+      unknown.
   """
 
   def __init__(self, generator, synthetic_encoder, table,
-               real_encoder=None, latent_generator=None):
+               real_encoder=None, latent_generator=None,
+               zoom: Optional[float] = None):
     super().__init__(name="confignet")
+    self.zoom = None if zoom is None else float(zoom)
     self.generator = generator
     self.synthetic_encoder = synthetic_encoder
     self.real_encoder = real_encoder
@@ -166,22 +171,26 @@ class ConfigNetServing(tf.Module):
         "confignet", self.resolution, "generate", self.signature_inputs(),
         outputs, extra={"latent_dim": self.table.latent_dim,
                         "rotation": ROTATION_MEANING + ", R = Rz·Ry·Rx",
-                        "factors": factors})
+                        "factors": factors,
+                        **({} if self.zoom is None else {"zoom": self.zoom})})
 
 
-def serving_module(method, latent_generator=None
+def serving_module(method, latent_generator=None, zoom: Optional[float] = None
                   ) -> Tuple[ConfigNetServing, Dict[str, object]]:
   """``(module, signatures)`` of a built ConfigNet stage method."""
   module = ConfigNetServing(method.generator_ema, method.synthetic_encoder,
                             method.table, getattr(method, "real_encoder", None),
-                            latent_generator)
+                            latent_generator, zoom)
   return module, module.signatures()
 
 
 def export(method, base_dir: str, latent_generator=None,
-           version: Optional[int] = None) -> str:
-  """Writes ``<base_dir>/<version>`` (next free version); returns its path."""
-  module, signatures = serving_module(method, latent_generator)
+           version: Optional[int] = None, zoom: Optional[float] = None) -> str:
+  """Writes ``<base_dir>/<version>`` (next free version); returns its path.
+
+  ``zoom``: the training faces' camera zoom, recorded in ``tfface.json``.
+  """
+  module, signatures = serving_module(method, latent_generator, zoom)
   return metadata_lib.export_servable(
       module, base_dir, signatures, module.export_metadata(),
       module.signature_inputs(), version=version)

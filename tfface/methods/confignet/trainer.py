@@ -413,8 +413,11 @@ class ConfigNetStage1(gan_training.GANMethod):
 
   # ---------------------------------------------------------------- export
   def export_signatures(self):
+    """The serving module; its ``zoom`` is the camera zoom recorded with the
+    synthetic faces the run's gin config trained on (None if unrecorded)."""
+    from tfface.methods.confignet import data as data_lib  # pylint: disable=g-import-not-at-top
     from tfface.methods.confignet import export as export_lib  # pylint: disable=g-import-not-at-top
-    return export_lib.serving_module(self)
+    return export_lib.serving_module(self, zoom=data_lib.configured_zoom())
 
 
 @gin.configurable
