@@ -105,26 +105,28 @@ def parse_config(gin_files: Sequence[str] = (),
     gin.finalize()
 
 
-_UNBOUND = object()
 
-
-def query_value(binding: str, default=None):
-  """The value bound to ``configurable.parameter`` in the current gin config.
-
-  Macros are followed (``x.a = %DATA`` with ``DATA = 'faces/*'`` gives
-  ``'faces/*'``); ``default`` when the parameter is not bound or the
-  configurable is unknown.
-  """
-  try:
-    value = gin.query_parameter(binding)
-  except ValueError:
-    return default
+def resolve_macros(value):
+  """``value`` with gin macro references (``%NAME``, chains of them)
+  replaced by the macros' values."""
   seen = set()
   while (isinstance(value, gin.config.ConfigurableReference) and
          value.selector == "gin.macro"):
     name = value.scoped_selector.split("/")[0]
     if name in seen:
-      return default
+      raise ConfigError(f"gin macro %{name} refers to itself")
     seen.add(name)
     value = gin.query_parameter("%" + name)
   return value
+
+
+def query_value(binding: str, default=None):
+  """The value bound to ``configurable.parameter`` (or ``%MACRO``) in the
+  current gin config, macros followed (``x.a = %DATA`` with ``DATA =
+  'faces/*'`` gives ``'faces/*'``); ``default`` when the parameter is not
+  bound or the configurable is unknown.
+  """
+  try:
+    return resolve_macros(gin.query_parameter(binding))
+  except ValueError:
+    return default

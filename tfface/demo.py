@@ -69,6 +69,8 @@ from typing import Dict, List, Optional, Sequence
 import gin
 import numpy as np
 
+from tfface import config as config_lib
+
 ROWS = ("yaw", "pitch", "jawOpen", "mouthSmile", "illumination",
         "hair colour", "gaze")
 
@@ -150,18 +152,10 @@ class Schedule:
   seed: int
 
 
-def _resolve(value):
-  """``value`` with gin macro references (``%NAME``) replaced by their values."""
-  while (isinstance(value, gin.config.ConfigurableReference) and
-         value.selector == "gin.macro"):
-    value = gin.query_parameter("%" + "/".join(value.scopes))
-  return value
-
-
 def _train_setting(name: str):
   """``train.<name>`` as bound in the parsed config, else train's default."""
   try:
-    return _resolve(gin.query_parameter(f"train.{name}"))
+    return config_lib.resolve_macros(gin.query_parameter(f"train.{name}"))
   except ValueError:
     from tfface.training import train_lib  # pylint: disable=g-import-not-at-top
     return inspect.signature(train_lib.train).parameters[name].default
@@ -174,7 +168,8 @@ def read_schedule() -> Schedule:
     ValueError: the config defines no ``STAGE2_STEPS`` macro.
   """
   try:
-    stage2_steps = _resolve(gin.query_parameter("%" + STAGE2_STEPS_MACRO))
+    stage2_steps = config_lib.resolve_macros(
+        gin.query_parameter("%" + STAGE2_STEPS_MACRO))
   except ValueError as e:
     raise ValueError(
         f"the demo's gin config defines no {STAGE2_STEPS_MACRO} macro; "
