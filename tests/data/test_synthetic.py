@@ -327,3 +327,32 @@ def test_read_info_finds_the_settings_from_a_glob(tmp_path):
     assert info["zoom"] == 0.9
     assert info["sampling"]["expression_focus"] == ["jawOpen"]
   assert synthetic.read_info(str(tmp_path), "pseudo_real") is None
+
+
+def test_each_preview_expression_moves_its_landmarks_visibly_at_64px():
+  """At make demo's 64 px framing (zoom 1) each expression row's full value
+  moves its landmarks by pixels a generator can see: the smile widens the
+  mouth by a fifth and lifts its corners (the first smile moved them 1.65
+  px and was never learned), jawOpen drops the lower lip, blink closes the
+  lids."""
+  size = (64, 64)
+  # pylint: disable=protected-access
+  render = synthetic._cached_renderer(size, 2, "tf", 1.0, ())
+  rows = synthetic.preview_factors(render.model, 2)
+
+  def landmarks(row):
+    faces = rows[synthetic.PREVIEW_ROWS.index(row)]
+    backgrounds = np.zeros([2, 64, 64, 3], np.float32)
+    return np.asarray(render(faces, np.zeros([2, 3], np.float32),
+                             backgrounds)["landmarks"])
+
+  smile = landmarks("smile")
+  width = np.linalg.norm(smile[:, 48] - smile[:, 54], axis=-1)
+  assert width[1] > 1.2 * width[0]
+  lift = smile[0, [48, 54], 1] - smile[1, [48, 54], 1]  # image y is down
+  assert (lift > 2.0).all(), lift
+  jaw = landmarks("jawOpen")
+  assert jaw[1, 57, 1] - jaw[0, 57, 1] > 4.0
+  blink = landmarks("blink")
+  lids = blink[:, [37, 38, 43, 44], 1] - blink[:, [41, 40, 47, 46], 1]
+  assert (np.abs(lids[1]) < 0.5 * np.abs(lids[0])).all(), lids

@@ -390,9 +390,13 @@ def build_face_arrays(resolution: int) -> FaceArrays:
     w_corner = _plateau(dist_to(corner), 0.03, 0.2) * is_skin
     cheek_c = corner + np.array([0.08 * sign, 0.17, -0.02])
     w_cheek = _plateau(dist_to(cheek_c), 0.02, 0.16) * is_skin
+    # Corners out and up by ~2.3 and ~2.8 px at 64 px (zoom 1), cheeks up
+    # and forward: a smile that reads at the demo's resolution. (The first
+    # version moved the corners 1.65 px and changed 0.16% of the pixel
+    # values, 10x less than jawOpen: generators never learned it.)
     expr["mouthSmile" + name] = (
-        w_corner[:, None] * np.array([0.03 * sign, 0.055, -0.025]) +
-        w_cheek[:, None] * np.array([0.0, 0.025, 0.012]))
+        w_corner[:, None] * np.array([0.07 * sign, 0.085, -0.035]) +
+        w_cheek[:, None] * np.array([0.0, 0.04, 0.03]))
     expr["mouthFrown" + name] = w_corner[:, None] * np.array(
         [0.005 * sign, -0.045, -0.01])
     expr["mouthStretch" + name] = w_corner[:, None] * np.array(
