@@ -55,10 +55,10 @@ flags.DEFINE_string("output_json", "", "Where to write the numbers.")
 flags.DEFINE_string("confignet_reconstruction_weights",
                     "pretrained/reconstruction.npz",
                     "confignet: reconstruction-net weights (measured yaw, "
-                    "pitch, gaze); '' = none.")
+                    "pitch); '' = none.")
 flags.DEFINE_string("confignet_landmarks_weights", "pretrained/landmarks.npz",
                     "confignet: landmark-net weights (measured jawOpen, "
-                    "mouthSmile, eyeBlink); '' = none.")
+                    "mouthSmile, eyeBlink, iris-position gaze); '' = none.")
 flags.DEFINE_string("bundle_dir", None,
                     "analysis: a pretrained bundle (its analysis nets).")
 flags.DEFINE_list("weights", [],

@@ -149,14 +149,8 @@ def test_measure_sweep_gives_the_landmark_gain():
   same = am.measure_sweep("jawOpen", meters, [image(2.0), image(2.0)],
                           [image(2.0), image(2.0)])
   assert same["gain"] is None
-  # Gaze reads the gaze meter's yaw, in degrees.
-  gaze = am.Meters(gaze=lambda x: np.stack(
-      [np.zeros(len(x)), np.asarray(x)[:, 0, 0, 0]], 1))
-  out = am.measure_sweep("gaze", gaze, [image(-0.2), image(0.2)],
-                         [image(-0.4), image(0.4)])
-  assert out["gain"] == pytest.approx(0.5)
-  assert out["true_change"] == pytest.approx(np.degrees(0.8))
-  assert am.measure_sweep("gaze", meters, [image(0)] * 2, [image(0)] * 2) is None
+  assert am.measure_sweep("jawOpen", am.Meters(), [image(0)] * 2,
+                          [image(0)] * 2) is None
   with pytest.raises(ValueError, match="no landmark quantity for control"):
     am.sweep_quantity("hair", meters, image(0))
 
@@ -221,7 +215,7 @@ def test_load_meters_skips_a_missing_file_with_a_line(tiny_files, tmp_path):
   missing = str(tmp_path / "landmarks.npz")
   meters = am.load_meters(tiny_files["reconstruction"], missing,
                           log=lines.append)
-  assert meters.pose is not None and meters.gaze is not None
+  assert meters.pose is not None
   assert meters.landmarks is None
   assert len(lines) == 1 and missing in lines[0]
   assert "make pretrained" in lines[0] and meters.skipped == lines
@@ -237,6 +231,53 @@ def test_load_meters_skips_a_missing_file_with_a_line(tiny_files, tmp_path):
 @pytest.fixture(scope="module")
 def faces():
   return test_faces.rendered_faces(SIZE, 2)
+
+
+def _eye_image(iris_x, size=16):
+  """A bright image with one dark iris column per eye of `_eye_points`."""
+  image = np.ones([1, size, size, 3], np.float32)
+  for left in (1, 9):
+    image[0, 6:9, left + iris_x] = -1.0
+  return image
+
+
+def _eye_points():
+  """Eyes from x 1 to 7 and 9 to 15 (6 px wide, centres 4 and 12), y 6-8."""
+  p = np.zeros([68, 2])
+  for eye, left in zip(am.EYES, (1.0, 9.0)):
+    for k, i in enumerate(eye):
+      p[i] = (left + (0, 2, 4, 6, 4, 2)[k], (7, 6, 6, 7, 8, 8)[k])
+  return p[None]
+
+
+def test_iris_position_by_hand():
+  points = _eye_points()
+  # Dark column 3 of eye 1..7 has centre 4.5: +0.5 px of the centre 4 in a
+  # 6 px eye, the same in the other eye.
+  assert am.iris_position(_eye_image(3), points)[0] == pytest.approx(0.5 / 6)
+  assert am.iris_position(_eye_image(1), points)[0] == pytest.approx(-1.5 / 6)
+  flat = np.zeros([1, 16, 16, 3], np.float32)
+  assert am.iris_position(flat, points)[0] == 0.0
+  with pytest.raises(ValueError, match="images must be"):
+    am.iris_position(flat[0], points)
+
+
+def test_iris_position_follows_the_true_gaze():
+  """On the renderer's own images and exact landmarks the iris meter moves
+  with the eyeball yaw, both ways, as the sweeps of evaluate_control ask."""
+  truth, theta, _ = test_faces.rendered_faces(64, 2)
+  theta = dict(theta, pose=np.zeros_like(theta["pose"]),
+               expression=np.zeros_like(theta["expression"]))
+  readings = []
+  for yaw in (-25.0, 0.0, 25.0):
+    gaze = np.zeros_like(theta["gaze"])
+    gaze[:, 1] = np.radians(yaw)
+    out = truth(dict(theta, gaze=gaze))
+    readings.append(am.iris_position(out["image"], out["landmarks"]))
+  low, mid, high = readings
+  assert (low < mid).all() and (mid < high).all() or (
+      (low > mid).all() and (mid > high).all()), readings
+  assert (np.abs(high - low) > 0.05).all(), readings
 
 
 def test_evaluate_control_with_meters_the_renderer_matches_itself(

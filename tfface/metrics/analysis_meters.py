@@ -23,13 +23,16 @@ with the true render; they cannot say "G turned the head 27° when asked for
   jawOpen     inner-lip opening: mean |61−67|, |62−66|, |63−65| / IOD
   mouthSmile  mouth-corner width |48−54| / IOD
   eyeBlink    eyelid opening: mean |37−41|, |38−40|, |43−47|, |44−46| / IOD
-  gaze        eyeball yaw (degrees) predicted by the reconstruction net
+  gaze        iris position: darkness centroid between each eye's corners,
+              (x − eye centre) / eye width, mean of both eyes
   ==========  ==============================================================
 
   IOD is the inter-ocular distance |36−45| of the same image (the 300-W
   normaliser), so the quantities do not depend on the image size or framing.
-  iBUG-68 has no iris points, so gaze is read from the reconstruction net's
-  ``gaze`` output (pitch, yaw radians) instead of landmarks. On the
+  iBUG-68 has no iris points, so gaze is read from the pixels inside the
+  eye outline the landmark net finds (:func:`iris_position`). The
+  reconstruction net's own ``gaze`` output was the first meter; it barely
+  moves (a ±25° true sweep read as about 0.5°), so it is not used. On the
   procedural model's exact landmarks (frontal, neutral face) jawOpen moves
   the inner-lip opening 0 → 0.22, both smiles the width 0.51 → 0.57 and
   both blinks the eyelid opening 0.11 → 0.01; no control moves another's
@@ -55,8 +58,6 @@ import tensorflow as tf
 PoseMeter = Callable[[np.ndarray], np.ndarray]
 # Images -> [B, 68, 2] iBUG landmarks (x, y) in continuous pixels.
 LandmarkMeter = Callable[[np.ndarray], np.ndarray]
-# Images -> [B, 2] eyeball (pitch, yaw) radians.
-GazeMeter = Callable[[np.ndarray], np.ndarray]
 
 # The framing the bundle's analysis nets were trained on
 # (tfface.analysis.reconstruction.DEFAULT_ZOOM).
@@ -75,7 +76,8 @@ SWEEP_QUANTITIES = {
                    "IOD"),
     "eyeBlink": ("landmarks", "eyelid opening / inter-ocular distance",
                  "IOD"),
-    "gaze": ("gaze", "eyeball yaw from the reconstruction net", "degrees"),
+    "gaze": ("landmarks", "iris position between the eye corners / eye "
+             "width", "eye width"),
 }
 # Default weights files, relative to a bundle directory (``make pretrained``).
 WEIGHTS_FILES = {"reconstruction": "reconstruction.npz",
@@ -89,20 +91,19 @@ class Meters:
   Attributes:
     pose: images `[B, H, W, 3]` in [-1, 1] -> `[B, 3]` (pitch, yaw, roll)
       radians.
-    landmarks: images -> `[B, 68, 2]` iBUG landmarks (x, y), pixels.
-    gaze: images -> `[B, 2]` eyeball (pitch, yaw) radians.
+    landmarks: images -> `[B, 68, 2]` iBUG landmarks (x, y), pixels (also
+      the eye outlines of the gaze meter, :func:`iris_position`).
     sources: what each meter is (e.g. its weights file), for the report.
     skipped: one line per meter that is not there, saying why.
   """
   pose: Optional[PoseMeter] = None
   landmarks: Optional[LandmarkMeter] = None
-  gaze: Optional[GazeMeter] = None
   sources: Dict[str, str] = dataclasses.field(default_factory=dict)
   skipped: List[str] = dataclasses.field(default_factory=list)
 
   def any(self) -> bool:
     """Whether at least one meter is there."""
-    return any(m is not None for m in (self.pose, self.landmarks, self.gaze))
+    return any(m is not None for m in (self.pose, self.landmarks))
 
   def describe(self) -> Dict:
     """JSON-ready ``{"sources": ..., "skipped": [...]}``."""
@@ -154,6 +155,59 @@ def eyelid_opening(landmarks) -> np.ndarray:
   return _normalised_mean(landmarks, EYELID_PAIRS)
 
 
+EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))
+
+
+def iris_position(images, landmarks) -> np.ndarray:
+  """`[B]` horizontal iris position, mean of both eyes, in eye widths.
+
+  Per eye: the box spanned by its six iBUG points (corners and lids, height
+  padded by 15% of the width); inside it each pixel darker than the box's
+  mean luminance weighs by how much darker; the weighted mean x minus the
+  corners' midpoint, over the corner distance. 0 = centred; positive =
+  towards larger image x. A box without dark pixels reads 0.
+
+  Args:
+    images: `[B, H, W, 3]` in [-1, 1].
+    landmarks: `[B, 68, 2]` iBUG points (x, y) of the same images, pixels
+      (pixel i spans [i, i + 1)).
+  """
+  images = np.asarray(images, np.float64)
+  points = _check_landmarks(landmarks)
+  if images.ndim != 4 or images.shape[0] != points.shape[0]:
+    raise ValueError(f"images must be [B, H, W, 3] with B = {len(points)} "
+                     f"(the landmarks'), got shape {images.shape}")
+  luminance = images.mean(-1)
+  height, width = luminance.shape[1:]
+  centres_x = np.arange(width) + 0.5
+  centres_y = np.arange(height) + 0.5
+  out = np.zeros(len(points))
+  for b in range(len(points)):
+    positions = []
+    for eye in EYES:
+      p = points[b, list(eye)]
+      left, right = p[0, 0], p[3, 0]  # outer/inner corners (either order)
+      x0, x1 = min(left, right), max(left, right)
+      eye_width = max(x1 - x0, 1e-6)
+      pad = 0.15 * eye_width
+      y0, y1 = p[:, 1].min() - pad, p[:, 1].max() + pad
+      cols = np.nonzero((centres_x >= x0) & (centres_x <= x1))[0]
+      rows = np.nonzero((centres_y >= y0) & (centres_y <= y1))[0]
+      if not len(cols) or not len(rows):
+        positions.append(0.0)
+        continue
+      box = luminance[b][np.ix_(rows, cols)]
+      weight = np.maximum(box.mean() - box, 0.0)
+      total = weight.sum()
+      if total <= 1e-12:
+        positions.append(0.0)
+        continue
+      x = float((weight * centres_x[cols][None, :]).sum() / total)
+      positions.append((x - 0.5 * (x0 + x1)) / eye_width)
+    out[b] = np.mean(positions)
+  return out
+
+
 LANDMARK_QUANTITIES = {"jawOpen": inner_lip_opening,
                        "mouthSmile": mouth_width,
                        "eyeBlink": eyelid_opening}
@@ -170,13 +224,12 @@ def sweep_quantity(control: str, meters: Meters,
   if control not in SWEEP_QUANTITIES:
     raise ValueError(f"no landmark quantity for control {control!r}; "
                      f"expected one of {sorted(SWEEP_QUANTITIES)}")
-  if control == "gaze":
-    if meters.gaze is None:
-      return None
-    return np.degrees(np.asarray(meters.gaze(images), np.float64)[:, 1])
   if meters.landmarks is None:
     return None
-  return LANDMARK_QUANTITIES[control](meters.landmarks(images))
+  points = meters.landmarks(images)
+  if control == "gaze":
+    return iris_position(images, points)
+  return LANDMARK_QUANTITIES[control](points)
 
 
 def measure_sweep(control: str, meters: Meters,
@@ -360,8 +413,7 @@ def meters_from_networks(reconstruction=None, landmarks=None,
   """:class:`Meters` around the analysis nets.
 
   Args:
-    reconstruction: a procedural-layout ReconstructionNet (pose and gaze),
-      or None.
+    reconstruction: a procedural-layout ReconstructionNet (pose), or None.
     landmarks: a LandmarkNet, or None.
     image_zoom: the camera zoom the measured images are framed with (the
       demo's 1.0, the dataset default 0.75).
@@ -383,17 +435,15 @@ def meters_from_networks(reconstruction=None, landmarks=None,
 
   meters = Meters()
   if reconstruction is not None:
-    # A graph of the two groups only: the net's projected mesh landmarks,
-    # not needed here, are pruned from it.
-    angles = tf.function(lambda x: {k: reconstruction(x)[k]
-                                    for k in ("pose", "gaze")},
+    # A graph of the pose only: the net's projected mesh landmarks, not
+    # needed here, are pruned from it.
+    angles = tf.function(lambda x: reconstruction(x)["pose"],
                          reduce_retracing=True)
 
-    def coefficients(images, group):
+    def pose(images):
       framed, _, _ = reframe(images, scale)
-      return angles(tf.constant(framed))[group].numpy()
-    meters.pose = batched(lambda x: coefficients(x, "pose"))
-    meters.gaze = batched(lambda x: coefficients(x, "gaze"))
+      return angles(tf.constant(framed)).numpy()
+    meters.pose = batched(pose)
   if landmarks is not None:
     points_of = tf.function(landmarks, reduce_retracing=True)
 
@@ -427,8 +477,8 @@ def load_meters(reconstruction_path: Optional[str],
   from tfface.analysis import weights  # pylint: disable=g-import-not-at-top
   nets, sources, skipped = {}, {}, []
   for role, path, figures in (
-      ("reconstruction", reconstruction_path, "pose and gaze"),
-      ("landmarks", landmarks_path, "jawOpen, mouthSmile and eyeBlink")):
+      ("reconstruction", reconstruction_path, "pose"),
+      ("landmarks", landmarks_path, "jawOpen, mouthSmile, eyeBlink and gaze")):
     if not path:
       continue
     if not os.path.isfile(path):
@@ -447,7 +497,7 @@ def load_meters(reconstruction_path: Optional[str],
                                           "procedural") != "procedural":
     raise weights.WeightsError(
         f"{sources['reconstruction']} is a {nets['reconstruction'].layout} "
-        "reconstruction net; expected the procedural layout (pose and gaze of "
+        "reconstruction net; expected the procedural layout (the pose of "
         "tfface's face model)")
   meters = meters_from_networks(
       nets.get("reconstruction"), nets.get("landmarks"), image_zoom,

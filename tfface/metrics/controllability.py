@@ -131,7 +131,8 @@ class TruthRenderer:
         enable_cull_face=True)
 
   def __call__(self, theta: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """``image`` `[B, H, W, 3]` and ``regions`` name -> `[B, H, W, 1]`."""
+    """``image`` `[B, H, W, 3]`, ``regions`` name -> `[B, H, W, 1]` and
+    ``landmarks`` `[B, 68, 2]` (the model's exact iBUG points, pixels)."""
     batch = len(theta["pose"])
     params = {k: tf.constant(theta[k], tf.float32)
               for k in self.sizes if k != "background"}
@@ -143,7 +144,8 @@ class TruthRenderer:
     regions = {k: v.numpy() for k, v in out["regions"].items()}
     regions["head"] = out["mask"].numpy()
     regions["background"] = 1.0 - out["mask"].numpy()
-    return {"image": out["image"].numpy(), "regions": regions}
+    return {"image": out["image"].numpy(), "regions": regions,
+            "landmarks": out["landmarks"].numpy()}
 
 
 def _region(regions: Mapping[str, np.ndarray], names: Sequence[str],

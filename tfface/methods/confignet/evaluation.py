@@ -48,10 +48,11 @@ def evaluate_export(export_dir: str, heldout_pattern: str,
     seed: pairing seed.
     output_json: where to write the result ('' = don't write).
     reconstruction_weights: the reconstruction net's weights file (measured
-      yaw, pitch and gaze); None / '' = not measured; a missing file is
-      skipped with a line to ``log``.
+      yaw and pitch); None / '' = not measured; a missing file is skipped
+      with a line to ``log``.
     landmarks_weights: the landmark net's weights file (measured jawOpen,
-      mouthSmile, eyeBlink); as ``reconstruction_weights``.
+      mouthSmile, eyeBlink and the iris-position gaze); as
+      ``reconstruction_weights``.
     log: receives the lines about skipped weights files.
 
   Returns:
