@@ -361,21 +361,25 @@ def measure_control(controller, faces, zoom: float, path: str,
 
 
 def write_sheet(rows: Dict[str, np.ndarray], path: str, scale: int = 2) -> None:
-  """Rows of faces with their labels on the left, as a PNG (atomic)."""
-  from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
-  images = list(rows.values())
-  n, size = images[0].shape[0], images[0].shape[1] * scale
-  label_w = 110
-  sheet = Image.new("RGB", (label_w + n * size, len(images) * size), "white")
-  draw = ImageDraw.Draw(sheet)
-  for r, (name, batch) in enumerate(rows.items()):
-    draw.text((6, r * size + size // 2 - 6), name, fill=(0, 0, 0))
-    for c in range(n):
-      pixels = np.clip((batch[c] + 1.0) * 127.5, 0, 255).astype(np.uint8)
-      tile = Image.fromarray(pixels).resize((size, size), Image.NEAREST)
-      sheet.paste(tile, (label_w + c * size, r * size))
+  """Rows of faces with their labels on the left, as a PNG (atomic).
+
+  Args:
+    rows: label -> `[n, R, R, 3]` images in [-1, 1] (same n and R per row).
+    path: the PNG to write.
+    scale: nearest-neighbour magnification of every face.
+  """
+  from tfface.data import schema  # pylint: disable=g-import-not-at-top
+  from tfface.visualization import text  # pylint: disable=g-import-not-at-top
+  strips = []
+  for batch in rows.values():
+    pixels = np.clip((np.asarray(batch) + 1.0) * 127.5, 0, 255).astype(
+        np.uint8)
+    pixels = np.repeat(np.repeat(pixels, scale, axis=1), scale, axis=2)
+    strips.append(np.concatenate(list(pixels), axis=1))
+  sheet = text.label_rows(np.concatenate(strips, axis=0), list(rows))
   tmp = path + ".tmp.png"
-  sheet.save(tmp)
+  with open(tmp, "wb") as f:
+    f.write(schema.encode_png(sheet))
   os.replace(tmp, path)
 
 

@@ -112,8 +112,8 @@ def label_rows(grid: np.ndarray, labels: Sequence[str],
     raise ValueError(f"grid height {grid.shape[0]} is not a multiple of the "
                      f"{len(labels)} row labels.")
   row_height = grid.shape[0] // len(labels)
-  # The largest scale at which a line of text fills at most 1/4 of a row.
-  scale = max(1, row_height // (4 * GLYPH_HEIGHT))
+  # The largest scale (up to 3) at which a line fills at most 1/4 of a row.
+  scale = min(3, max(1, row_height // (4 * GLYPH_HEIGHT)))
   masks = [text_mask(label, scale) for label in labels]
   margin = 2 * scale
   width = width or max(m.shape[1] for m in masks) + 2 * margin
