@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
     # The only import TensorFlow Graphics' rendering/geometry/math leaf modules
     # need beyond TensorFlow, numpy and absl.
     "six>=1.16",
+    # The LiftedGAN identity-vs-yaw plot (tensorboard installs it anyway).
+    "pillow>=10",
     # TF Serving's PredictRequest / PredictionLog / ModelServerConfig protos
     # and gRPC stub: the warm-up file, models.config and the gRPC client.
     # Pure Python; its grpcio and protobuf are TensorFlow's own.
