@@ -35,6 +35,10 @@ def test_the_renderer_itself_is_a_perfect_generator(setup):
   rec = result["reconstruction"]
   assert rec["l1_vs_true_render"] < 1e-4 < rec["l1_vs_other_render"]
   assert rec["fraction_closer_to_true"] == 1.0
+  # The renderer's own images carry exactly the renders' stripes.
+  for orientation, score in result["stripes"].items():
+    assert score["generated"] == pytest.approx(score["true"], abs=1e-6)
+    assert 0.0 < score["true"] < 1.0, orientation
   for name, swap in result["swap"].items():
     assert swap["correlation_with_true_change"] == pytest.approx(1.0), name
     assert swap["generated_change_outside_region"] == pytest.approx(

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfface.metrics import analysis_meters
+from tfface.metrics import artifacts
 
 # Renderer regions (procedural model) each factor is expected to change;
 # "head" is the whole rendered head, "background" its complement.
@@ -263,8 +264,10 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
       only.
 
   Returns:
-    JSON-ready dict with ``reconstruction``, ``swap`` (per factor),
-    ``pose`` and ``sweeps`` (per named control, :func:`evaluate_sweeps`).
+    JSON-ready dict with ``reconstruction``, ``stripes``
+    (:func:`tfface.metrics.artifacts.stripe_figures` of the reconstructions
+    and of ``images``), ``swap`` (per factor), ``pose`` and ``sweeps`` (per
+    named control, :func:`evaluate_sweeps`).
     The pixel pose figures use the first 8 faces. With a pose meter,
     ``pose["measured"]`` holds ``yaw`` and ``pitch``
     (:func:`tfface.metrics.analysis_meters.measure_pose_sweep` over all
@@ -289,7 +292,8 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
       "l1_vs_true_render": float(err_true.mean()),
       "l1_vs_other_render": float(err_other.mean()),
       "ratio": float(err_true.mean() / max(err_other.mean(), 1e-8)),
-      "fraction_closer_to_true": float((err_true < err_other).mean())}}
+      "fraction_closer_to_true": float((err_true < err_other).mean())},
+      "stripes": artifacts.stripe_figures(generated, images)}
 
   base_truth = truth(theta)
   swaps = {}

@@ -148,6 +148,12 @@ def summary_lines(result: Dict):
          f"{rec['l1_vs_other_render']:.3f} vs another face "
          f"(ratio {rec['ratio']:.2f}, closer to the true render for "
          f"{100 * rec['fraction_closer_to_true']:.0f}%)")
+  stripes = result.get("stripes")
+  if stripes:
+    yield ("stripes (coherent share of the cross-row detail; iid noise "
+           "~0.12): " + ", ".join(
+               f"{o} {v['generated']:.2f} generated vs {v['true']:.2f} true"
+               for o, v in stripes.items()))
   for name, s in result["swap"].items():
     corr = s["correlation_with_true_change"]
     yield (f"swap {name:12s} r={corr if corr is None else round(corr, 3)} "
