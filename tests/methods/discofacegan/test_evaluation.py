@@ -104,6 +104,8 @@ def test_variation_grids_of_a_run(trained, tmp_path):
   gap = max(2, r // 8)
   assert pixels.shape[0] == 2 * 5 * r + gap and pixels.shape[1] > 3 * r
   assert out["rows"][0] == "expression" and out["step"] == 3
+  # Drawn at the LOD the run trains at, not the untrained top.
+  assert out["lod"] == method.lod_and_alpha_at(3)[0]
   # Row labels left of the faces: white on black.
   assert set(np.unique(pixels[:, :-3 * r])) <= {0, 255}
   assert (pixels[:5 * r, :-3 * r] == 255).any()

@@ -314,7 +314,8 @@ def edit_run(model_dir: str, image_path: str, output_png: str,
 
 
 def variation_grid(method, num_columns: int = 6, seed: int = 0,
-                   lod: Optional[int] = None) -> np.ndarray:
+                   lod: Optional[int] = None, alpha: float = 1.0
+                   ) -> np.ndarray:
   """A uint8 grid of the EMA generator: one face, rows varying expression /
   illumination / pose / identity (a new VAE sample per column) with
   everything else fixed, then a row of the renders of the pose row's λ.
@@ -334,7 +335,8 @@ def variation_grid(method, num_columns: int = 6, seed: int = 0,
     edited = layout.replace(lam, factor, parts[factor])
     if factor == "pose":
       pose_lam = edited
-    images = g(layout.with_noise(edited, noise), lod=lod, noise_mode="const")
+    images = g(layout.with_noise(edited, noise), lod=lod, alpha=alpha,
+               noise_mode="const")
     rows.append(s1.upsample_nearest(images, method.resolution //
                                     int(images.shape[1])).numpy())
   rows.append(method.render(pose_lam)["image"].numpy())
@@ -355,17 +357,23 @@ def variation_grids_run(model_dir: str, output_png: str, num_faces: int = 4,
 
   Returns:
     dict ``png`` (the path), ``rows`` (row names of one face), ``faces``,
-    ``step``.
+    ``step``, ``lod`` (the run's current LOD, which the faces are drawn at
+    and upsampled from).
   """
   if int(num_faces) < 1 or int(num_columns) < 1:
     raise ValueError(f"num_faces and num_columns must be >= 1, got "
                      f"{num_faces} and {num_columns}")
   from tfface.training import restore  # pylint: disable=g-import-not-at-top
   method = restore.restore_run(model_dir, gin_params)
+  # The LOD and fade the run trains at now: mid-schedule, the layers above
+  # it are untrained and full resolution shows noise (the grid upsamples to
+  # R).
+  lod, alpha = method.lod_and_alpha_at()
   grids = []
   for i in range(int(num_faces)):
     grid = text.label_rows(
-        variation_grid(method, num_columns, seed=int(seed) + i),
+        variation_grid(method, num_columns, seed=int(seed) + i, lod=lod,
+                       alpha=alpha),
         VARIATION_ROWS)
     if grids:
       grids.append(np.zeros([max(2, method.resolution // 8), grid.shape[1],
@@ -377,4 +385,5 @@ def variation_grids_run(model_dir: str, output_png: str, num_faces: int = 4,
     os.makedirs(directory, exist_ok=True)
   write_png(output_png, np.concatenate(grids, axis=0))
   return {"png": output_png, "rows": list(VARIATION_ROWS),
-          "faces": int(num_faces), "step": int(method.global_step.numpy())}
+          "faces": int(num_faces), "step": int(method.global_step.numpy()),
+          "lod": int(lod)}
