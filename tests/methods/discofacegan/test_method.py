@@ -1,6 +1,7 @@
 """A few-step DiscoFaceGAN run under MirroredStrategy (2 logical CPUs)."""
 
 import numpy as np
+import pytest
 
 from tests.methods.discofacegan.conftest import arrays
 
@@ -70,6 +71,16 @@ def test_progressive_lods_eagerly(trained):
       atol=1e-6)
   images, lam = method.sample(lod=1)
   assert images.shape == (2, 16, 16, 3)
+  # With every imitative weight 0 (the adversarial-only ablation) no step
+  # renders λ and G has only its GAN term.
+  assert method.uses_render()
+  method.imitative.weights = {k: 0.0 for k in method.imitative.weights}
+  assert not method.uses_render()
+  _, lam, noise = method.sampler.sample(4, tf.constant([1, 1]))
+  bare = method.generator_losses({}, 2, 1.0, 4, None, lam, noise)
+  assert set(bare) == {"g_gan", "g_total"} | {
+      k for k in bare if float(bare[k]) == 0.0}
+  assert float(bare["g_total"]) == pytest.approx(float(bare["g_gan"]))
 
 
 def test_stage2_contrastive_terms_eagerly(trained):
