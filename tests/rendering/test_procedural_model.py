@@ -379,3 +379,21 @@ def test_nonlinear_parts_match_finite_differences(model):
       np.testing.assert_allclose(grad[k], numeric, rtol=0.05,
                                  atol=0.02 * abs(numeric) + 0.05,
                                  err_msg=f"{name}[{k}]")
+
+
+def test_region_weights_are_the_same_inside_a_traced_function(model):
+  """A tf.function may ask for the regions while it traces (DiscoFaceGAN's
+  stage-2 expression flow does): the same numpy arrays come back."""
+  eager = model.region_weights()
+  seen = {}
+
+  @tf.function
+  def traced():
+    seen.update(model.region_weights())
+    return tf.constant(0)
+
+  traced()
+  assert sorted(seen) == sorted(eager)
+  for name, weights in eager.items():
+    assert isinstance(seen[name], np.ndarray), name
+    np.testing.assert_array_equal(seen[name], weights)

@@ -230,11 +230,14 @@ class ProceduralFaceModel(face_model.FaceModel):
     teeth), `teeth`. Hair and beard depend on parameters; see
     `parametric_region_weights`.
     """
-    dynamic = self.parametric_region_weights(self.default_parameters(1))
-    out = {k: np.array(v, np.float32) for k, v in
-           self._arrays.static_regions.items()}
-    for name in ("skin", "hair", "beard"):
-      out[name] = dynamic[name][0].numpy()
+    # Eager even when called while a tf.function traces (the expression
+    # flow of DiscoFaceGAN's stage-2 step asks for its region there).
+    with tf.init_scope():
+      dynamic = self.parametric_region_weights(self.default_parameters(1))
+      out = {k: np.array(v, np.float32) for k, v in
+             self._arrays.static_regions.items()}
+      for name in ("skin", "hair", "beard"):
+        out[name] = dynamic[name][0].numpy()
     return out
 
   def parametric_region_weights(self, params) -> Dict[str, tf.Tensor]:

@@ -114,3 +114,10 @@ def test_stage2_contrastive_terms_eagerly(trained):
               "g_gan_contrastive"):
     assert np.isfinite(float(terms[key])) and float(terms[key]) > 0, key
   assert sorted(terms) == method.generator_loss_keys()
+  # The same terms inside a traced function, as the training step runs them.
+  images = method.generator(inputs, lod=2)
+  traced = tf.function(lambda x, l: method.contrastive_losses(x, l, 1))(
+      images, lam)
+  eager = method.contrastive_losses(images, lam, 1)
+  for key, value in eager.items():
+    np.testing.assert_allclose(float(traced[key]), float(value), rtol=1e-4)
