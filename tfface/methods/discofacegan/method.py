@@ -318,10 +318,6 @@ class DiscoFaceGANMethod(progressive.ProgressiveMethod,
                                       self.mesh_resolution)
     self.renderer = make_renderer(self.face_model, self.resolution,
                                   self.camera_zoom)
-    # The expression flow's region, looked up here: region_weights() reads
-    # tensors back with .numpy(), which fails inside the traced step.
-    self.flow_region = (self.render_region if self.render_region in
-                        self.face_model.region_weights() else None)
     self.vaes = make_vaes(self._vaes, self.layout, self.vae_z_sizes)
     self.sampler = ls.LambdaSampler(self.vaes, self.layout)
     self.reconstruction_net = load_frozen(self._nets["reconstruction"])
@@ -457,8 +453,10 @@ class DiscoFaceGANMethod(progressive.ProgressiveMethod,
     fake = tf.split(images, 4, axis=0)
     lams = tf.split(lam, 4, axis=0)
     params = [self.layout.render_parameters(l, self.renderer) for l in lams]
+    region = (self.render_region if self.render_region in
+              self.face_model.region_weights() else None)
     flow_map, mask_1, mask_2 = flow.render_expression_flow(
-        self.renderer, params[0], params[1], region=self.flow_region)
+        self.renderer, params[0], params[1], region=region)
     out = {}
     if self.exp_warp_weight:
       out["contrastive_exp_warp"] = self.exp_warp_weight * (
