@@ -31,6 +31,23 @@ def test_other_mode_change_ignores_the_edited_mode():
       pytest.approx(1.0 / others, rel=1e-5))
 
 
+def test_estimator_agreement_reads_scale_and_correlation():
+  layout = networks.ParameterLayout.named("procedural")
+  rng = np.random.default_rng(0)
+  meter = rng.normal(size=[50, 97]).astype(np.float32)
+  f = meter.copy()
+  pitch, yaw = layout.slices["pose"][0], layout.slices["pose"][0] + 1
+  f[:, yaw] = 0.25 * meter[:, yaw] + 0.1    # F reads a quarter of the yaw
+  lo, hi = layout.slices["sh"]
+  f[:, lo:hi] = rng.normal(size=[50, hi - lo])   # and no lighting at all
+  out = evaluation.estimator_agreement(f, meter, layout)
+  assert out["yaw_slope"] == pytest.approx(0.25, abs=1e-5)
+  assert out["yaw_correlation"] == pytest.approx(1.0, abs=1e-5)
+  assert out["pitch_slope"] == pytest.approx(1.0, abs=1e-5)
+  assert out["expression_correlation"] == pytest.approx(1.0, abs=1e-5)
+  assert abs(out["sh_correlation"]) < 0.2
+
+
 def test_identity_change():
   a = np.array([[1.0, 0.0], [0.0, 1.0]])
   b = np.array([[1.0, 0.0], [1.0, 0.0]])
@@ -77,4 +94,8 @@ def test_edit_grid_and_evaluation_end_to_end(runs, data_dir, frozen_files,
     assert np.isfinite(pose[name]["yaw_error_deg"])
     assert np.isfinite(pose[name]["other_modes_change"])
   assert np.isfinite(result["estimator"]["landmark_rms_px"])
+  assert np.isfinite(pose["stylerig_read_by_f"]["yaw_error_deg"])
+  assert set(result["estimator_agreement"]) == {
+      "pitch_slope", "pitch_correlation", "yaw_slope", "yaw_correlation",
+      "expression_correlation", "sh_correlation"}
   assert os.path.isfile(out)

@@ -175,7 +175,13 @@ def evaluate_stylerig(rignet_paths: Sequence[str], data_dir: str,
     target = p_meter.copy()
     target[:, k] = requested
     base = tf.constant(baseline_rig(w.numpy(), p_meter, target, directions))
-    row = {}
+    # F's own reading of the rigged codes: tells a RigNet that misses its
+    # target (F disagrees too) from an F whose scale differs from the meter's.
+    by_f = control.estimator(rigged).numpy()[:, k]
+    row = {"stylerig_read_by_f": (
+        {"yaw_error_deg": angle_error_degrees(requested, by_f)}
+        if mode == "pose" else
+        {"correlation": correlation(requested - p_f[:, k], by_f - p_f[:, k])})}
     for name, w_hat in (("stylerig", rigged), ("baseline", base)):
       p_after, e_after = _meter(meter, identity, control.generate(w_hat))
       achieved = p_after[:, k]
@@ -204,6 +210,7 @@ def evaluate_stylerig(rignet_paths: Sequence[str], data_dir: str,
       p, tf.constant(held["image"]), tf.constant(held["landmarks"]),
       tf.constant(held["mask"]), s["landmark_weight"], s["mask_mode"])
   projected = setup.render(p)["landmarks"].numpy()
+  results["estimator_agreement"] = estimator_agreement(p_f, p_meter, layout)
   results["estimator"] = {
       "render_loss": float(total), "photometric": float(photo),
       "landmark_loss": float(land),
@@ -216,6 +223,32 @@ def evaluate_stylerig(rignet_paths: Sequence[str], data_dir: str,
       json.dump(results, f, indent=2, sort_keys=True)
     os.replace(tmp, output_json)
   return results
+
+
+def estimator_agreement(p_f: np.ndarray, p_meter: np.ndarray,
+                        layout: networks.ParameterLayout
+                        ) -> Dict[str, float]:
+  """How F's parameters of held-out codes follow the meter's of their images.
+
+  For yaw and pitch the slope of the least-squares fit F ≈ a + b · meter
+  (1: the same scale) and the correlation; for the expression and SH blocks
+  the correlation over all their entries.
+
+  Args:
+    p_f: `[B, N]` F(w); p_meter: `[B, N]` the reconstruction net on G(w).
+  """
+  out = {}
+  start = layout.slices["pose"][0]
+  for name, offset in (("pitch", 0), ("yaw", 1)):
+    a, b = p_meter[:, start + offset], p_f[:, start + offset]
+    var = float(np.var(a))
+    out[f"{name}_slope"] = (float(np.cov(a, b, bias=True)[0, 1] / var)
+                            if var > 0 else float("nan"))
+    out[f"{name}_correlation"] = correlation(a, b)
+  for block in ("expression", "sh"):
+    lo, hi = layout.slices[block]
+    out[f"{block}_correlation"] = correlation(p_meter[:, lo:hi], p_f[:, lo:hi])
+  return out
 
 
 def _estimator_path(rignet_path: str) -> str:
