@@ -36,7 +36,7 @@ def test_estimator_agreement_reads_scale_and_correlation():
   rng = np.random.default_rng(0)
   meter = rng.normal(size=[50, 97]).astype(np.float32)
   f = meter.copy()
-  pitch, yaw = layout.slices["pose"][0], layout.slices["pose"][0] + 1
+  yaw = layout.slices["pose"][0] + 1
   f[:, yaw] = 0.25 * meter[:, yaw] + 0.1    # F reads a quarter of the yaw
   lo, hi = layout.slices["sh"]
   f[:, lo:hi] = rng.normal(size=[50, hi - lo])   # and no lighting at all
