@@ -43,3 +43,34 @@ def test_stripe_figures_and_bad_input():
     artifacts.stripe_score(noise, "diagonal")
   with pytest.raises(ValueError, match="window must be in"):
     artifacts.stripe_score(noise, window=17)
+
+
+def test_grid_contrast_finds_block_edges_of_a_nearest_upsampling():
+  rng = np.random.default_rng(2)
+  coarse = rng.normal(size=(4, 16, 16, 3))
+  # Nearest ×4: every block edge falls between rows 4k − 1 and 4k.
+  blocky = coarse.repeat(4, axis=1).repeat(4, axis=2)
+  assert artifacts.grid_contrast(blocky) > 5.0
+  assert artifacts.grid_contrast(blocky, "vertical") > 5.0
+  # The same detail at random rows: no phase stands out.
+  noise = rng.normal(size=(4, 64, 64, 3))
+  assert artifacts.grid_contrast(noise) < 1.1
+  # Blocks along y only are a horizontal grid, not a vertical one.
+  rows_only = coarse.repeat(4, axis=1)[:, :, :1] * np.ones([1, 1, 64, 1])
+  rows_only = rows_only + 0.3 * rng.normal(size=rows_only.shape)
+  assert artifacts.grid_contrast(rows_only) > 2.0
+  assert artifacts.grid_contrast(rows_only, "vertical") < 1.2
+  ramp = np.linspace(0, 1, 64)[None, None, :, None] * np.ones([4, 64, 64, 3])
+  assert artifacts.grid_contrast(ramp) == 1.0            # no detail at all
+  assert artifacts.detail_energy(ramp, "vertical") == pytest.approx(0.0,
+                                                                  abs=1e-20)
+  assert artifacts.detail_energy(blocky) > artifacts.detail_energy(
+      0.25 * blocky)
+  figures = artifacts.grid_figures(blocky, noise)
+  assert figures["period"] == 4
+  assert figures["horizontal"]["grid_generated"] > 5.0 > figures[
+      "horizontal"]["grid_true"]
+  with pytest.raises(ValueError, match="period"):
+    artifacts.grid_contrast(noise[:, :5])
+  with pytest.raises(ValueError, match="orientation"):
+    artifacts.grid_contrast(noise, "diagonal")

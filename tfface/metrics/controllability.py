@@ -266,7 +266,8 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
   Returns:
     JSON-ready dict with ``reconstruction``, ``stripes``
     (:func:`tfface.metrics.artifacts.stripe_figures` of the reconstructions
-    and of ``images``), ``swap`` (per factor), ``pose`` and ``sweeps`` (per
+    and of ``images``), ``grid`` (:func:`tfface.metrics.artifacts.
+    grid_figures` of the same), ``swap`` (per factor), ``pose`` and ``sweeps`` (per
     named control, :func:`evaluate_sweeps`).
     The pixel pose figures use the first 8 faces. With a pose meter,
     ``pose["measured"]`` holds ``yaw`` and ``pitch``
@@ -293,7 +294,8 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
       "l1_vs_other_render": float(err_other.mean()),
       "ratio": float(err_true.mean() / max(err_other.mean(), 1e-8)),
       "fraction_closer_to_true": float((err_true < err_other).mean())},
-      "stripes": artifacts.stripe_figures(generated, images)}
+      "stripes": artifacts.stripe_figures(generated, images),
+      "grid": artifacts.grid_figures(generated, images)}
 
   base_truth = truth(theta)
   swaps = {}
