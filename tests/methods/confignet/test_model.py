@@ -41,26 +41,6 @@ def test_finer_constant_keeps_the_volume_at_16_and_differs_per_voxel(
     model.Generator(4, 32, constant_size=32, **SMALL_G)
 
 
-def test_bilinear_upsampling_is_wired_and_cloned():
-  g = model.Generator(TABLE.latent_dim, 32, upsample="bilinear", **SMALL_G)
-  nearest = model.Generator(TABLE.latent_dim, 32, **SMALL_G)
-  z = tf.random.stateless_normal([2, TABLE.latent_dim], [0, 1])
-  out = g(z, tf.zeros([2, 3]))
-  nearest(z, tf.zeros([2, 3]))
-  nearest.set_weights(g.get_weights())
-  other = nearest(z, tf.zeros([2, 3]))
-  assert out.shape == other.shape == (2, 32, 32, 3)
-  assert float(tf.reduce_max(tf.abs(out - other))) > 1e-3
-  # What a clone (export, control) is built from keeps the choice.
-  clone = model.Generator(**g.config_kwargs)
-  clone(z, tf.zeros([2, 3]))
-  clone.set_weights(g.get_weights())
-  np.testing.assert_allclose(clone(z, tf.zeros([2, 3])).numpy(), out.numpy(),
-                             atol=1e-6)
-  with pytest.raises(ValueError, match="upsample"):
-    model.Generator(4, 32, upsample="cubic", **SMALL_G)
-
-
 def test_generator_rejects_bad_resolution():
   with pytest.raises(ValueError, match="power of two"):
     model.Generator(4, 48, **SMALL_G)

@@ -60,10 +60,6 @@ class Generator(base.Network):
       finer learned template, fewer upsamplings; the 3D blocks then run at
       16³ sooner). The volume is 16³ at the rotation either way. A finer
       template learns face detail in far fewer steps (the CPU demo uses 16).
-    upsample: the ×2 upsampling after each 2D block: ``"nearest"`` (the
-      reference) or ``"bilinear"`` (half-pixel centres, as
-      ``tf.image.resize``). Nearest repeats each 16 px feature of the
-      projected volume as a hard-edged 4×4 block at 64 px.
   """
 
   def __init__(self, latent_dim: int, resolution: int = 256,
@@ -72,8 +68,7 @@ class Generator(base.Network):
                channels_3d_post: Sequence[int] = (64, 64),
                projection_channels: int = 512,
                channels_2d: Sequence[int] = (256, 64, 32, 32, 16),
-               mlp_units: int = 128, constant_size: int = 4,
-               upsample: str = "nearest", **kwargs):
+               mlp_units: int = 128, constant_size: int = 4, **kwargs):
     super().__init__(**kwargs)
     self.latent_dim = int(latent_dim)
     self.resolution = int(resolution)
@@ -85,12 +80,7 @@ class Generator(base.Network):
         channels_3d_post=tuple(int(c) for c in channels_3d_post),
         projection_channels=int(projection_channels),
         channels_2d=tuple(int(c) for c in channels_2d),
-        mlp_units=int(mlp_units), constant_size=int(constant_size),
-        upsample=str(upsample))
-    if upsample not in ("nearest", "bilinear"):
-      raise ValueError(f"upsample must be 'nearest' or 'bilinear', got "
-                       f"{upsample!r}")
-    self.upsample = str(upsample)
+        mlp_units=int(mlp_units), constant_size=int(constant_size))
     n2d = blocks.num_2d_blocks(self.resolution)
     if len(channels_2d) < n2d:
       raise ValueError(f"resolution {resolution} needs {n2d} 2D channel "
@@ -153,11 +143,7 @@ class Generator(base.Network):
     x = self.projection(x)
     for block in self.blocks_2d:
       x = block(x, z)
-      if self.upsample == "nearest":
-        x = layers.upsample_nearest(x)
-      else:
-        x = tf.image.resize(x, [2 * int(x.shape[1]), 2 * int(x.shape[2])],
-                            "bilinear")
+      x = layers.upsample_nearest(x)
     return tf.tanh(self.to_rgb(x))
 
 
