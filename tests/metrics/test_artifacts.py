@@ -68,8 +68,15 @@ def test_grid_contrast_finds_block_edges_of_a_nearest_upsampling():
       0.25 * blocky)
   figures = artifacts.grid_figures(blocky, noise)
   assert figures["period"] == 4
-  assert figures["horizontal"]["grid_generated"] > 5.0 > figures[
-      "horizontal"]["grid_true"]
+  assert figures["grid_generated"] > 5.0 > 1.3 > figures["grid_true"]
+  assert figures["detail_generated"] == artifacts.detail_energy(blocky)
+  # The strips are the outer columns only: lines drawn inside the middle
+  # do not count.
+  middle = noise.copy()
+  middle[:, ::4, 16:48] += 5.0
+  assert artifacts.grid_contrast(middle) > 5.0
+  assert artifacts.grid_figures(middle, noise)["grid_generated"] < 1.3
+  assert artifacts.side_strips(noise).shape == (8, 64, 10, 3)
   with pytest.raises(ValueError, match="period"):
     artifacts.grid_contrast(noise[:, :5])
   with pytest.raises(ValueError, match="orientation"):

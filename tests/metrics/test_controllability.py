@@ -39,10 +39,10 @@ def test_the_renderer_itself_is_a_perfect_generator(setup):
   for orientation, score in result["stripes"].items():
     assert score["generated"] == pytest.approx(score["true"], abs=1e-6)
     assert 0.0 < score["true"] < 1.0, orientation
-    grid = result["grid"][orientation]
-    assert grid["grid_generated"] == pytest.approx(grid["grid_true"])
-    assert grid["detail_generated"] == pytest.approx(grid["detail_true"])
-    assert 1.0 <= grid["grid_true"] < 2.0, orientation
+  grid = result["grid"]
+  assert grid["grid_generated"] == pytest.approx(grid["grid_true"])
+  assert grid["detail_generated"] == pytest.approx(grid["detail_true"])
+  assert grid["grid_true"] >= 1.0
   for name, swap in result["swap"].items():
     assert swap["correlation_with_true_change"] == pytest.approx(1.0), name
     assert swap["generated_change_outside_region"] == pytest.approx(

@@ -156,13 +156,12 @@ def summary_lines(result: Dict):
                for o, v in stripes.items()))
   grid = result.get("grid")
   if grid:
-    yield (f"grid (cross-row detail by row mod {grid['period']}, max/min; "
-           "renders ~1.1) and detail (mean squared second difference): " +
-           ", ".join(f"{o} {grid[o]['grid_generated']:.2f} generated vs "
-                     f"{grid[o]['grid_true']:.2f} true, detail "
-                     f"{grid[o]['detail_generated']:.4f} vs "
-                     f"{grid[o]['detail_true']:.4f}"
-                     for o in ("horizontal", "vertical")))
+    yield (f"background lines (cross-row detail by row mod {grid['period']}, "
+           f"max/min, on the outer {100 * grid['strip_fraction']:.0f}% "
+           f"columns): {grid['grid_generated']:.2f} generated vs "
+           f"{grid['grid_true']:.2f} true; detail (mean squared second "
+           f"difference): {grid['detail_generated']:.4f} generated vs "
+           f"{grid['detail_true']:.4f} true")
   for name, s in result["swap"].items():
     corr = s["correlation_with_true_change"]
     yield (f"swap {name:12s} r={corr if corr is None else round(corr, 3)} "
