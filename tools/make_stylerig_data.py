@@ -1,10 +1,10 @@
 r"""Writes StyleRig's training data from a frozen StyleGAN2 and analysis nets.
 
-  # 4096 codes of the pretrained bundle's 32 px generator, psi 0.7:
+  # 16384 codes of the pretrained bundle's 32 px generator, psi 0.7:
   python tools/make_stylerig_data.py --output_dir=data/stylerig_32 \
       --generator=pretrained/stylegan2_32.npz \
       --landmarks=pretrained/landmarks.npz --parser=pretrained/parser.npz \
-      --reconstruction=pretrained/reconstruction.npz --num_examples=4096
+      --reconstruction=pretrained/reconstruction.npz --num_examples=16384
 
 A rerun with the same flags keeps the finished shards (more --num_examples
 adds shards); other settings into the same directory are refused. Read the
@@ -25,7 +25,7 @@ flags.DEFINE_string("parser", None, "Face parser weights (.npz).")
 flags.DEFINE_string("reconstruction", None,
                     "Optional reconstruction net weights (.npz): its estimate "
                     "of each image is stored (F's optional warm start).")
-flags.DEFINE_integer("num_examples", 4096, "Codes to write.")
+flags.DEFINE_integer("num_examples", 16384, "Codes to write.")
 flags.DEFINE_integer("examples_per_shard", 256, "Codes per shard.")
 flags.DEFINE_integer("image_size", None,
                      "Stored (= render) resolution; default the generator's.")
