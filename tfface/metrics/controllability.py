@@ -266,9 +266,10 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
   Returns:
     JSON-ready dict with ``reconstruction``, ``stripes``
     (:func:`tfface.metrics.artifacts.stripe_figures` of the reconstructions
-    and of ``images``), ``grid`` (:func:`tfface.metrics.artifacts.
-    grid_figures` of the same), ``swap`` (per factor), ``pose`` and ``sweeps`` (per
-    named control, :func:`evaluate_sweeps`).
+    and of ``images``), ``grid``
+    (:func:`tfface.metrics.artifacts.grid_figures` of the same), ``swap``
+    (per factor), ``pose`` and ``sweeps`` (per named control,
+    :func:`evaluate_sweeps`).
     The pixel pose figures use the first 8 faces. With a pose meter,
     ``pose["measured"]`` holds ``yaw`` and ``pitch``
     (:func:`tfface.metrics.analysis_meters.measure_pose_sweep` over all

@@ -35,6 +35,7 @@ from tfface.methods.stylerig import control as control_lib
 from tfface.methods.stylerig import data as data_lib
 from tfface.methods.stylerig import method as method_lib
 from tfface.methods.stylerig import networks
+from tfface.metrics import analysis_meters
 
 
 def angle_error_degrees(requested: np.ndarray, achieved: np.ndarray) -> float:
@@ -241,9 +242,7 @@ def estimator_agreement(p_f: np.ndarray, p_meter: np.ndarray,
   start = layout.slices["pose"][0]
   for name, offset in (("pitch", 0), ("yaw", 1)):
     a, b = p_meter[:, start + offset], p_f[:, start + offset]
-    var = float(np.var(a))
-    out[f"{name}_slope"] = (float(np.cov(a, b, bias=True)[0, 1] / var)
-                            if var > 0 else float("nan"))
+    out[f"{name}_slope"] = analysis_meters.fit_line(a, b)[0]
     out[f"{name}_correlation"] = correlation(a, b)
   for block in ("expression", "sh"):
     lo, hi = layout.slices[block]
