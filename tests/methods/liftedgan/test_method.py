@@ -44,6 +44,42 @@ def test_settings_are_checked():
                                rec_weight=-1.0)
 
 
+def test_pose_basis_start_is_fitted_at_build_and_checkpointed(tmp_path):
+  from tfface.analysis import reconstruction as rec  # pylint: disable=g-import-not-at-top
+  from tfface.analysis import weights as analysis_weights  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="residual_composition = True"):
+    method_lib.LiftedGANMethod(generator="g.npz", identity_weight=0.0,
+                               pose_basis_network="rec.npz")
+  tf.keras.utils.set_random_seed(0)
+  config = dict(input_size=16, widths=(8, 16), pooled_size=2, hidden=16)
+  net = rec.ReconstructionNet(**config)
+  net(tf.zeros([1, 16, 16, 3]))
+  analysis_weights.save_network(str(tmp_path / "rec.npz"), net, config)
+  method = method_lib.LiftedGANMethod(
+      generator=fixtures.write_generator(str(tmp_path / "g.npz")),
+      identity_weight=0.0, residual_composition=True,
+      pose_basis_network=str(tmp_path / "rec.npz"), pose_basis_samples=64,
+      w_statistics_samples=500, num_perceptual_scales=2,
+      **fixtures.NETWORK_ARGS)
+  method.build()
+  model = method.model
+  basis = model.composition.pose_basis
+  assert float(np.abs(basis.basis.numpy()).max()) > 0
+  np.testing.assert_array_equal(basis.readout.numpy(),
+                                model.decomposition.pose_basis.readout.numpy())
+  # D_V starts as the readout: its view is tanh(readout(w)), no translation.
+  w = model.generator.mapping(tf.random.normal([3, fixtures.Z_DIM]))
+  view = model.decomposition(w)[1].numpy()
+  np.testing.assert_allclose(view[:, :3], np.tanh(basis.logits(w).numpy()),
+                             atol=1e-6)
+  np.testing.assert_allclose(view[:, 3:], 0.0)
+  # The basis travels with the networks' checkpoint, outside the optimizer.
+  ckpt_vars = {v.name for v in
+               method.checkpoint_items()["composition"].variables}
+  assert {"basis", "readout"} <= ckpt_vars
+  assert not {id(basis.basis)} & {id(v) for v in method.variables}
+
+
 def test_restored_run_matches_the_trained_weights(run, restored):
   for a, b in zip(run["method"].variables, restored.variables):
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)

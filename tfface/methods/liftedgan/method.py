@@ -105,6 +105,13 @@ class LiftedGANMethod(method_lib.TrainingMethod):
     residual_composition, flat_depth_init: start M as the identity map and
       D_S flat (departures for short runs; False is the reference; see
       :class:`~tfface.methods.liftedgan.model.LiftedGAN`).
+    pose_basis_network: a reconstruction-net weights file (e.g.
+      ``pretrained/reconstruction.npz``): D_V and M start from the linear
+      pose model of W it reads on the generator's samples
+      (:mod:`~tfface.methods.liftedgan.pose_basis`; a departure for short
+      runs, needs ``residual_composition``); None is the reference.
+    pose_basis_samples: samples of that fit.
+    pose_basis_lock: M's learned residual cannot change the pose readout.
     truncation: ψ of the training samples (0.7).
     learning_rate: 1e-4; beta_1, beta_2: 0.9, 0.999.
     weight_decay: coupled L2 (5e-4).
@@ -131,6 +138,9 @@ class LiftedGANMethod(method_lib.TrainingMethod):
                max_channels: int = 512, backend: str = "tf",
                residual_composition: bool = False,
                flat_depth_init: bool = False,
+               pose_basis_network: Optional[str] = None,
+               pose_basis_samples: int = 4096,
+               pose_basis_lock: bool = False,
                truncation: float = 0.7, learning_rate: float = 1e-4,
                beta_1: float = 0.9, beta_2: float = 0.999,
                weight_decay: float = 5e-4, rec_weight: float = 5.0,
@@ -161,7 +171,13 @@ class LiftedGANMethod(method_lib.TrainingMethod):
       if float(locals()[name]) < 0:
         raise ValueError(f"LiftedGANMethod.{name} must be >= 0, got "
                          f"{locals()[name]!r}")
+    if pose_basis_network and not residual_composition:
+      raise ValueError("LiftedGANMethod.pose_basis_network needs "
+                       "residual_composition = True (the pose move starts a "
+                       "residual M)")
     self.generator_path = generator
+    self.pose_basis_network = pose_basis_network
+    self.pose_basis_samples = int(pose_basis_samples)
     self.identity_weights = identity_weights
     self.vgg_weights, self.vgg_width = vgg_weights, float(vgg_width)
     self.network_args = dict(hidden=hidden, depth_z_dim=depth_z_dim,
@@ -169,7 +185,9 @@ class LiftedGANMethod(method_lib.TrainingMethod):
                              max_channels=max_channels, backend=backend,
                              blur_size=blur_size, blur_sigma=blur_sigma,
                              residual_composition=residual_composition,
-                             flat_depth_init=flat_depth_init)
+                             flat_depth_init=flat_depth_init,
+                             pose_basis=bool(pose_basis_network),
+                             lock_pose=bool(pose_basis_lock))
     self.truncation = float(truncation)
     self.learning_rate, self.beta_1, self.beta_2 = (
         float(learning_rate), float(beta_1), float(beta_2))
@@ -199,6 +217,8 @@ class LiftedGANMethod(method_lib.TrainingMethod):
     self.model = model_lib.LiftedGAN(g, **self.network_args)
     self.model.generator.compute_w_statistics(self.w_statistics_samples)
     self.model.build_all()
+    if self.pose_basis_network:
+      self._fit_pose_basis()
     resolution = self.model.resolution
     smallest = resolution // 2**(self.num_perceptual_scales - 1)
     if resolution % 8 or smallest < 8:
@@ -226,6 +246,19 @@ class LiftedGANMethod(method_lib.TrainingMethod):
     rng = tf.random.stateless_normal([self.num_summary_images,
                                       self.model.z_dim], [self.seed, 7])
     self.summary_z = tf.Variable(rng, trainable=False, name="summary_z")
+
+  def _fit_pose_basis(self) -> None:
+    from tfface.methods.liftedgan import pose_basis  # pylint: disable=g-import-not-at-top
+    if not os.path.isfile(self.pose_basis_network):
+      raise FileNotFoundError(
+          f"LiftedGANMethod.pose_basis_network {self.pose_basis_network!r} "
+          "does not exist; expected a reconstruction-network weights .npz")
+    net = analysis_weights.load_network(self.pose_basis_network)
+    fit = pose_basis.fit_pose_basis(
+        self.model.generator, net, self.pose_basis_samples, self.truncation,
+        float(np.rad2deg(self.model.renderer.rotation_range)))
+    self.model.assign_pose_basis(fit)
+    self.pose_basis_fit_r = fit["readout_r"]
 
   def checkpoint_items(self) -> Dict[str, tf.Module]:
     items = dict(self.model.trainable_networks)

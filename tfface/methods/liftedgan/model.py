@@ -40,7 +40,13 @@ class LiftedGAN(tf.Module):
       :class:`~tfface.methods.liftedgan.networks.StyleComposition`).
     flat_depth_init: D_S starts flat
       (:class:`~tfface.methods.liftedgan.networks.DepthDecoder`).
-    Both False is the reference.
+    pose_basis: D_V and M start from a linear pose model of W
+      (:mod:`~tfface.methods.liftedgan.pose_basis`; needs
+      ``residual_composition``), assigned with :meth:`assign_pose_basis`.
+    lock_pose: M's learned residual leaves that model's pose readout
+      unchanged (pose moves along the basis only; see
+      :class:`~tfface.methods.liftedgan.networks.StyleComposition`).
+    All False is the reference.
   """
 
   def __init__(self, generator, hidden: int = 512, depth_z_dim: int = 512,
@@ -51,7 +57,8 @@ class LiftedGAN(tf.Module):
                clip_render_grad: bool = True, blur_size: int = 10,
                blur_sigma: float = 4.0, backend: str = "tf",
                residual_composition: bool = False,
-               flat_depth_init: bool = False):
+               flat_depth_init: bool = False, pose_basis: bool = False,
+               lock_pose: bool = False):
     super().__init__(name="liftedgan")
     self.generator = networks.FrozenGenerator(generator)
     self.resolution = self.generator.resolution
@@ -63,11 +70,12 @@ class LiftedGAN(tf.Module):
     if blur_size >= self.resolution:
       raise ValueError(f"blur_size {blur_size} must be smaller than the "
                        f"resolution {self.resolution} (reflect padding)")
-    self.decomposition = networks.StyleDecomposition(hidden,
-                                                     name="decomposition")
+    self.decomposition = networks.StyleDecomposition(
+        hidden, style_dim=self.style_dim if pose_basis else None,
+        name="decomposition")
     self.composition = networks.StyleComposition(
         self.style_dim, hidden, residual=residual_composition,
-        name="composition")
+        pose_basis=pose_basis, lock_pose=lock_pose, name="composition")
     self.depth_net = networks.DepthDecoder(
         self.resolution, depth_z_dim, nf, max_channels,
         flat_init=flat_depth_init, name="depth_net")
@@ -94,6 +102,16 @@ class LiftedGAN(tf.Module):
     for net in self.trainable_networks.values():
       out.extend(net.trainable_variables)
     return out
+
+  def assign_pose_basis(self, fit: Dict[str, tf.Tensor]) -> None:
+    """Sets D_V's and M's :class:`~tfface.methods.liftedgan.pose_basis.
+    PoseBasis` (built with ``pose_basis=True``) to a
+    :func:`~tfface.methods.liftedgan.pose_basis.fit_pose_basis` result."""
+    if self.composition.pose_basis is None:
+      raise ValueError("assign_pose_basis needs a LiftedGAN built with "
+                       "pose_basis=True")
+    self.decomposition.pose_basis.assign_fit(fit)
+    self.composition.pose_basis.assign_fit(fit)
 
   def build_all(self) -> None:
     """Creates every weight with one estimate on a batch of 2."""

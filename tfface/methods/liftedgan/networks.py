@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfface.layers.tracking import track
+from tfface.methods.liftedgan import pose_basis as pose_basis_lib
 from tfface.networks import stylegan2
 
 keras = tf.keras
@@ -120,17 +121,31 @@ class StyleDecomposition(keras.Model):
   light = (l0, l1, dx, dy) (ambient and diffuse strength, light direction);
   view = (rx, ry, rz, tx, ty, tz), normalised (see
   :class:`~tfface.rendering.depth_renderer.DepthMapRenderer.parse_view`).
+
+  ``style_dim`` set (a departure, for short CPU runs): D_V starts as the
+  linear readout of a :class:`~tfface.methods.liftedgan.pose_basis.
+  PoseBasis` (``pose_basis``, assigned after building): view = tanh(
+  MLP(w) + [readout(w), 0, 0, 0]) with the MLP's last layer zero.
   """
 
-  def __init__(self, hidden: int = 512, num_layers: int = 4, **kwargs):
+  def __init__(self, hidden: int = 512, num_layers: int = 4,
+               style_dim: Optional[int] = None, **kwargs):
     super().__init__(**kwargs)
     self.light_net = MLP(4, hidden, num_layers, activation="tanh",
                          name="light")  # D_L
-    self.view_net = MLP(6, hidden, num_layers, activation="tanh",
+    self.pose_basis = (None if style_dim is None else
+                       pose_basis_lib.PoseBasis(style_dim, name="pose_basis"))
+    self.view_net = MLP(6, hidden, num_layers,
+                        activation="tanh" if self.pose_basis is None else None,
+                        zero_output=self.pose_basis is not None,
                         name="view")  # D_V
 
   def call(self, w) -> Tuple[tf.Tensor, tf.Tensor]:
-    return self.light_net(w), self.view_net(w)
+    view = self.view_net(w)
+    if self.pose_basis is not None:
+      logits = self.pose_basis.logits(w)
+      view = tf.tanh(view + tf.pad(logits, [[0, 0], [0, 3]]))
+    return self.light_net(w), view
 
 
 class StyleComposition(keras.Model):
@@ -146,13 +161,31 @@ class StyleComposition(keras.Model):
   face; with a budget of a few thousand steps that start never ends (a
   600-step run re-rendered streak noise). As the identity, M keeps w's
   identity from step 0 and only has to learn the change of pose and light.
+
+  ``pose_basis=True`` (with ``residual``): M starts as the linear pose move
+  of a :class:`~tfface.methods.liftedgan.pose_basis.PoseBasis`, w' = w +
+  (V_rot − view_read(w)) · basis + MLP(...), so the neutral code w₀ starts
+  frontalised instead of posed (the identity start leaves nothing for the
+  depth to explain). ``lock_pose``: the MLP's output is projected onto the
+  readout's null space (:meth:`~tfface.methods.liftedgan.pose_basis.
+  PoseBasis.without_pose`), so the learned part cannot re-pose w₀.
   """
 
   def __init__(self, style_dim: int = 512, hidden: int = 512,
-               num_layers: int = 4, residual: bool = False, **kwargs):
+               num_layers: int = 4, residual: bool = False,
+               pose_basis: bool = False, lock_pose: bool = False,
+               **kwargs):
     super().__init__(**kwargs)
     self.style_dim = int(style_dim)
+    self.lock_pose = bool(lock_pose)
     self.residual = bool(residual)
+    if lock_pose and not pose_basis:
+      raise ValueError("StyleComposition lock_pose needs pose_basis=True")
+    if pose_basis and not self.residual:
+      raise ValueError("StyleComposition pose_basis needs residual=True (the "
+                       "pose move is the start of a residual M)")
+    self.pose_basis = (pose_basis_lib.PoseBasis(style_dim, name="pose_basis")
+                       if pose_basis else None)
     self.embed_style = MLP(hidden, hidden, num_layers, normalize=True,
                            activation="scale_shift", name="embed_style")
     self.embed_light = MLP(hidden, hidden, num_layers, normalize=True,
@@ -168,7 +201,13 @@ class StyleComposition(keras.Model):
     w, light, view = _unpack(inputs, 3, "StyleComposition", "(w, light, view)")
     out = self.compose(self.embed_style(w) + self.embed_light(light) +
                        self.embed_view(view))
-    return w + out if self.residual else out
+    if not self.residual:
+      return out
+    if self.pose_basis is None:
+      return w + out
+    if self.lock_pose:
+      out = self.pose_basis.without_pose(out)
+    return self.pose_basis.move(w, view[:, :3]) + out
 
 
 def _unpack(inputs, count: int, name: str, what: str):
