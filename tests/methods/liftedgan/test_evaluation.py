@@ -85,6 +85,7 @@ def test_protocol_end_to_end_on_a_few_samples(run, restored, tmp_path):
   assert result["frechet_identity_distance"] >= -1e-6
   for axis in ("yaw", "pitch", "roll"):
     assert np.isfinite(result[f"{axis}_error"])
+  assert 0.0 <= result["template_depth_error"] < 2.0
   assert set(result["identity_vs_yaw"]) == {"0", "30", "60"}
   assert result["identity_vs_yaw"]["0"] == pytest.approx(1.0, abs=1e-5)
   assert all(-1.0 <= v <= 1.0 + 1e-6
@@ -94,3 +95,37 @@ def test_protocol_end_to_end_on_a_few_samples(run, restored, tmp_path):
   png = tf.io.decode_png(tf.io.read_file(path)).numpy()
   assert png.shape[2] == 3 and png.min() < 255  # something was drawn
   json.dumps(result)  # JSON-ready
+
+
+class _MeanShapeNet:
+  """A reconstruction net whose face groups are the face model's defaults."""
+
+  def __init__(self, net):
+    self.net, self.layout = net, net.layout
+    self.model_resolution, self.zoom = net.model_resolution, net.zoom
+
+  def __call__(self, images, training=False):
+    pred = dict(self.net(images, training=training))
+    model = rec.procedural_model(self.model_resolution)
+    defaults = model.default_parameters(tf.shape(images)[0])
+    for name in model.parameter_sizes:
+      if name in pred and name not in ("pose", "sh", "translation"):
+        pred[name] = defaults[name]
+    return pred
+
+
+def test_template_is_the_mean_shape_at_the_predicted_pose():
+  tf.keras.utils.set_random_seed(1)
+  net = rec.ReconstructionNet(input_size=16, widths=(8, 16), pooled_size=2,
+                              hidden=16)
+  images = tf.random.uniform([2, 16, 16, 3], -1.0, 1.0)
+  net(images)
+  gt = evaluation.PseudoGroundTruth(net, 16)(images)
+  mean = evaluation.PseudoGroundTruth(_MeanShapeNet(net), 16)(images)
+  # A face of mean shape renders exactly as the template of that pose.
+  np.testing.assert_allclose(mean["depth"], mean["template_depth"], atol=1e-5)
+  np.testing.assert_array_equal(mean["mask"], mean["template_mask"])
+  # The template follows the prediction's pose, not a fixed one.
+  np.testing.assert_allclose(gt["template_depth"], mean["template_depth"],
+                             atol=1e-5)
+  assert float(tf.reduce_sum(gt["template_mask"])) > 10
