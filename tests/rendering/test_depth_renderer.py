@@ -60,6 +60,21 @@ def test_flat_frontal_render_is_albedo_times_analytic_shading():
                                atol=1e-4)
 
 
+def test_min_diffuse_rescales_the_diffuse_strength():
+  light = tf.constant([[0.2, -1.0, 0.3, 0.0], [0.2, 1.0, 0.3, 0.0],
+                       [0.2, 0.0, 0.3, 0.0]])
+  reference = depth_renderer.DepthMapRenderer(8)
+  floored = depth_renderer.DepthMapRenderer(8, min_diffuse=0.3)
+  ambient, diffuse, direction = floored.parse_light(light)
+  ref_ambient, ref_diffuse, ref_direction = reference.parse_light(light)
+  np.testing.assert_allclose(ref_diffuse.numpy()[:, 0], [0.0, 1.0, 0.5])
+  # m + (1 - m)(l1/2 + 1/2): l1 = -1 -> 0.3, 1 -> 1, 0 -> 0.65.
+  np.testing.assert_allclose(diffuse.numpy()[:, 0], [0.3, 1.0, 0.65],
+                             atol=1e-6)
+  np.testing.assert_allclose(ambient, ref_ambient)
+  np.testing.assert_allclose(direction, ref_direction)
+
+
 @pytest.mark.parametrize("yaw_degrees", [20.0, -20.0])
 def test_yaw_moves_content_horizontally(yaw_degrees):
   # A plane at depth 0.95 is in front of the rotation centre (0, 0, 1): a
@@ -191,6 +206,8 @@ def test_bad_inputs_raise_clear_errors():
     depth_renderer.DepthMapRenderer(1)
   with pytest.raises(ValueError, match="backend"):
     depth_renderer.DepthMapRenderer(8, backend="opengl")
+  with pytest.raises(ValueError, match="min_diffuse must be in"):
+    depth_renderer.DepthMapRenderer(8, min_diffuse=1.0)
 
 
 def test_grid_triangles_cover_each_quad_once():

@@ -57,7 +57,7 @@ class DepthMapRenderer:
                far: float = 10.0,
                background: float = 1.0,
                clip_render_grad: bool = False,
-               backend: str = "tf"):
+               backend: str = "tf", min_diffuse: float = 0.0):
     """Creates the renderer.
 
     Args:
@@ -78,9 +78,12 @@ class DepthMapRenderer:
         `contour_gradient_clip` (LiftedGAN's `clip_render_grad=True`);
         shading always sees the unclipped depth.
       backend: rasterizer backend, `"tf"` or `"tfg_cpu"`.
+      min_diffuse: smallest diffuse strength, in [0, 1) (LiftedGAN: 0; see
+        `parse_light`).
 
     Raises:
-      ValueError: on a bad image size, fov, depth range or backend.
+      ValueError: on a bad image size, fov, depth range, backend or
+        min_diffuse.
     """
     height, width = image_size_lib.parse_image_size(image_size, minimum=2)
     if not 0.0 < fov_degrees < 180.0:
@@ -92,6 +95,9 @@ class DepthMapRenderer:
     if backend not in rasterizer.BACKENDS:
       raise ValueError(
           f"backend must be one of {rasterizer.BACKENDS}, got {backend!r}.")
+    if not 0.0 <= min_diffuse < 1.0:
+      raise ValueError(f"min_diffuse must be in [0, 1), got {min_diffuse!r}")
+    self.min_diffuse = float(min_diffuse)
     self.image_size = (height, width)
     self.fov = np.deg2rad(fov_degrees)
     self.rot_center_depth = float(rot_center_depth)
@@ -147,21 +153,23 @@ class DepthMapRenderer:
     ], axis=-1)
     return rotation, translation
 
-  @staticmethod
-  def parse_light(light: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  def parse_light(self, light: tf.Tensor
+                  ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Converts LiftedGAN's normalized light to ambient, diffuse, direction.
 
     Args:
       light: `[B, 4]` float32 `(l0, l1, dx, dy)` in [-1, 1] (tanh of D_L).
 
     Returns:
-      `ambient` `[B, 1]` = l0 / 2 + 0.5, `diffuse` `[B, 1]` = l1 / 2 + 0.5 and
-      unit `direction` `[B, 3]` = normalize(dx, dy, 1) (towards the light; +z
-      is frontal).
+      `ambient` `[B, 1]` = l0 / 2 + 0.5, `diffuse` `[B, 1]` = m + (1 − m) ·
+      (l1 / 2 + 0.5) with m = ``min_diffuse`` (0 in LiftedGAN) and unit
+      `direction` `[B, 3]` = normalize(dx, dy, 1) (towards the light; +z is
+      frontal).
     """
     light = _check_last_dim(light, 4, "light")
     ambient = light[:, 0:1] / 2.0 + 0.5
-    diffuse = light[:, 1:2] / 2.0 + 0.5
+    diffuse = self.min_diffuse + (1.0 - self.min_diffuse) * (
+        light[:, 1:2] / 2.0 + 0.5)
     direction = tf.concat([light[:, 2:4], tf.ones_like(light[:, :1])], -1)
     direction = direction / tf.norm(direction, axis=-1, keepdims=True)
     return ambient, diffuse, direction

@@ -45,7 +45,7 @@ class LiftedGANModule(tf.Module):
           renderer.image_size, float(np.rad2deg(renderer.fov)),
           renderer.rot_center_depth,
           min_depth=renderer.min_depth, max_depth=renderer.max_depth,
-          backend="tf")
+          backend="tf", min_diffuse=renderer.min_diffuse)
     self.networks = dict(model.trainable_networks)
     self.statistics = model.generator.statistics
     self.generator = model.generator.generator

@@ -112,6 +112,9 @@ class LiftedGANMethod(method_lib.TrainingMethod):
       runs, needs ``residual_composition``); None is the reference.
     pose_basis_samples: samples of that fit.
     pose_basis_lock: M's learned residual cannot change the pose readout.
+    min_diffuse: smallest diffuse light strength (0, the reference; a
+      departure for short runs, see
+      :class:`~tfface.methods.liftedgan.model.LiftedGAN`).
     truncation: ψ of the training samples (0.7).
     learning_rate: 1e-4; beta_1, beta_2: 0.9, 0.999.
     weight_decay: coupled L2 (5e-4).
@@ -140,7 +143,7 @@ class LiftedGANMethod(method_lib.TrainingMethod):
                flat_depth_init: bool = False,
                pose_basis_network: Optional[str] = None,
                pose_basis_samples: int = 4096,
-               pose_basis_lock: bool = False,
+               pose_basis_lock: bool = False, min_diffuse: float = 0.0,
                truncation: float = 0.7, learning_rate: float = 1e-4,
                beta_1: float = 0.9, beta_2: float = 0.999,
                weight_decay: float = 5e-4, rec_weight: float = 5.0,
@@ -187,7 +190,8 @@ class LiftedGANMethod(method_lib.TrainingMethod):
                              residual_composition=residual_composition,
                              flat_depth_init=flat_depth_init,
                              pose_basis=bool(pose_basis_network),
-                             lock_pose=bool(pose_basis_lock))
+                             lock_pose=bool(pose_basis_lock),
+                             min_diffuse=float(min_diffuse))
     self.truncation = float(truncation)
     self.learning_rate, self.beta_1, self.beta_2 = (
         float(learning_rate), float(beta_1), float(beta_2))

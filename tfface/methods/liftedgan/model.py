@@ -46,7 +46,12 @@ class LiftedGAN(tf.Module):
     lock_pose: M's learned residual leaves that model's pose readout
       unchanged (pose moves along the basis only; see
       :class:`~tfface.methods.liftedgan.networks.StyleComposition`).
-    All False is the reference.
+    min_diffuse: smallest diffuse light strength
+      (:class:`~tfface.rendering.depth_renderer.DepthMapRenderer`; a
+      departure for short runs: with D_S flat at the start, the diffuse term
+      only brightens uniformly and D_L drives it to 0 with tanh saturated,
+      after which shading never constrains the depth).
+    All False / 0 is the reference.
   """
 
   def __init__(self, generator, hidden: int = 512, depth_z_dim: int = 512,
@@ -58,7 +63,7 @@ class LiftedGAN(tf.Module):
                blur_sigma: float = 4.0, backend: str = "tf",
                residual_composition: bool = False,
                flat_depth_init: bool = False, pose_basis: bool = False,
-               lock_pose: bool = False):
+               lock_pose: bool = False, min_diffuse: float = 0.0):
     super().__init__(name="liftedgan")
     self.generator = networks.FrozenGenerator(generator)
     self.resolution = self.generator.resolution
@@ -89,7 +94,7 @@ class LiftedGAN(tf.Module):
     self.renderer = dr.DepthMapRenderer(
         self.resolution, fov_degrees=fov_degrees, min_depth=min_depth,
         max_depth=max_depth, clip_render_grad=clip_render_grad,
-        backend=backend)
+        backend=backend, min_diffuse=min_diffuse)
 
   @property
   def trainable_networks(self) -> Dict[str, tf.keras.Model]:
