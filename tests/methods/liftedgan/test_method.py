@@ -42,6 +42,9 @@ def test_settings_are_checked():
   with pytest.raises(ValueError, match="rec_weight"):
     method_lib.LiftedGANMethod(generator="g.npz", identity_weight=0.0,
                                rec_weight=-1.0)
+  with pytest.raises(ValueError, match="min_diffuse must be in"):
+    method_lib.LiftedGANMethod(generator="g.npz", identity_weight=0.0,
+                               min_diffuse=1.0)
 
 
 def test_pose_basis_start_is_fitted_at_build_and_checkpointed(tmp_path):

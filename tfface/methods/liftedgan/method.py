@@ -174,6 +174,9 @@ class LiftedGANMethod(method_lib.TrainingMethod):
       if float(locals()[name]) < 0:
         raise ValueError(f"LiftedGANMethod.{name} must be >= 0, got "
                          f"{locals()[name]!r}")
+    if not 0.0 <= float(min_diffuse) < 1.0:
+      raise ValueError(f"LiftedGANMethod.min_diffuse must be in [0, 1), got "
+                       f"{min_diffuse!r}")
     if pose_basis_network and not residual_composition:
       raise ValueError("LiftedGANMethod.pose_basis_network needs "
                        "residual_composition = True (the pose move starts a "
