@@ -206,8 +206,8 @@ def evaluate(model, reconstruction=None, identity_net=None,
 
   Returns:
     JSON-ready dict: the Fréchet distance under its name, ``depth_error``,
-    ``depth_error_samples``, ``template_depth_error``, ``yaw_error`` / ``pitch_error`` /
-    ``roll_error`` (degrees), ``identity_vs_yaw`` {yaw: similarity},
+    ``depth_error_samples``, ``template_depth_error``, ``yaw_error`` /
+    ``pitch_error`` / ``roll_error`` (degrees), ``identity_vs_yaw`` {yaw: similarity},
     ``num_samples``.
   """
   if int(num_samples) < 2:
@@ -276,16 +276,11 @@ def evaluate(model, reconstruction=None, identity_net=None,
     overlap = (arrays["face"] > 0) & (arrays["gt_mask"] > 0)
     errors = normalized_depth_error(arrays["depth"], arrays["gt_depth"],
                                     overlap)
-    valid = np.isfinite(errors)
-    result["depth_error"] = float(errors[valid].mean()) if valid.any() \
-        else float("nan")
-    result["depth_error_samples"] = int(valid.sum())
-    template = normalized_depth_error(
+    result["depth_error"] = _finite_mean(errors)
+    result["depth_error_samples"] = int(np.isfinite(errors).sum())
+    result["template_depth_error"] = _finite_mean(normalized_depth_error(
         arrays["gt_template_depth"], arrays["gt_depth"],
-        overlap & (arrays["gt_template_mask"] > 0))
-    valid = np.isfinite(template)
-    result["template_depth_error"] = (float(template[valid].mean())
-                                      if valid.any() else float("nan"))
+        overlap & (arrays["gt_template_mask"] > 0)))
     for axis, value in angle_errors(arrays["pose"],
                                     arrays["gt_pose"]).items():
       result[f"{axis}_error"] = value
@@ -299,6 +294,12 @@ def evaluate(model, reconstruction=None, identity_net=None,
       curve[yaw] = float(np.mean(sims))
     result["identity_vs_yaw"] = {f"{k:g}": v for k, v in curve.items()}
   return result
+
+
+def _finite_mean(values: np.ndarray) -> float:
+  """Mean of the finite entries; NaN when there are none."""
+  valid = np.isfinite(values)
+  return float(values[valid].mean()) if valid.any() else float("nan")
 
 
 def plot_curves(path: str, curves: Mapping[str, Mapping[str, float]],
