@@ -94,7 +94,9 @@ flags.DEFINE_integer("dfg_embed_steps", 300, "discofacegan: Adam steps per "
                      "embedding.")
 
 flags.DEFINE_multi_string("liftedgan_runs", [], "liftedgan: name=run_dir "
-                          "(repeat: the full model and its ablations).")
+                          "(repeat: the full model and its ablations; "
+                          "name@seed marks replicates, summarised as "
+                          "mean ± std in replicates.md).")
 flags.DEFINE_string("liftedgan_output_dir", None,
                     "liftedgan: where metrics, tables and plots go.")
 flags.DEFINE_string("liftedgan_reconstruction_weights", None,

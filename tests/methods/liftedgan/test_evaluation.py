@@ -129,3 +129,25 @@ def test_template_is_the_mean_shape_at_the_predicted_pose():
   np.testing.assert_allclose(gt["template_depth"], mean["template_depth"],
                              atol=1e-5)
   assert float(tf.reduce_sum(gt["template_mask"])) > 10
+
+
+def test_replicates_are_grouped_by_the_name_before_the_at_sign():
+  results = {"full@1": {"depth_error": 0.8, "yaw_error": 2.0},
+             "full@2": {"depth_error": 1.0, "yaw_error": float("nan")},
+             "full@3": {"depth_error": 0.9, "yaw_error": 4.0},
+             "no_flip": {"depth_error": 1.1}}
+  summary = evaluation.replicate_summary(results)
+  assert list(summary) == ["full", "no_flip"]
+  full = summary["full"]
+  assert full["n"] == 3 and full["runs"] == ["full@1", "full@2", "full@3"]
+  np.testing.assert_allclose(full["depth_error"]["mean"], 0.9)
+  np.testing.assert_allclose(full["depth_error"]["std"], 0.1)  # ddof 1
+  assert (full["depth_error"]["min"], full["depth_error"]["max"]) == (0.8,
+                                                                      1.0)
+  # The NaN replicate is left out of its column, not of the group.
+  np.testing.assert_allclose(full["yaw_error"]["mean"], 3.0)
+  assert summary["no_flip"]["depth_error"]["std"] == 0.0
+  assert "yaw_error" not in summary["no_flip"]
+  table = evaluation.replicate_markdown(summary)
+  assert "| full | 3 | 0.9000 ± 0.1000 | 3.0000 ± 1.4142 |" in table
+  assert "| no_flip | 1 | 1.1000 ± 0.0000 | - |" in table

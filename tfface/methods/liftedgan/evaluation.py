@@ -403,11 +403,61 @@ def table_markdown(results: Mapping[str, Mapping[str, object]]) -> str:
   return "\n".join(lines) + "\n"
 
 
+REPLICATE_SEPARATOR = "@"
+
+
+def replicate_summary(results: Mapping[str, Mapping[str, object]]
+                      ) -> Dict[str, Dict[str, object]]:
+  """Mean and spread over replicates of one configuration.
+
+  Runs named ``<config>@<replicate>`` (``full@1``, ``full@2``, ...; a name
+  without ``@`` is its own group) are grouped by ``<config>``, in the order
+  they first appear.
+
+  Returns:
+    config -> ``{"n": replicates, "runs": [names], "<column>": {"mean",
+    "std" (sample standard deviation, 0 for one run), "min", "max"}}`` for
+    each :data:`TABLE_COLUMNS` entry the runs have as a finite float.
+  """
+  groups: Dict[str, list] = {}
+  for name in results:
+    groups.setdefault(name.split(REPLICATE_SEPARATOR, 1)[0], []).append(name)
+  summary = {}
+  for config, names in groups.items():
+    entry: Dict[str, object] = {"n": len(names), "runs": list(names)}
+    for column in TABLE_COLUMNS:
+      values = np.asarray([results[n][column] for n in names
+                           if isinstance(results[n].get(column), float)
+                           and np.isfinite(results[n][column])])
+      if values.size:
+        entry[column] = {
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+            "min": float(values.min()), "max": float(values.max())}
+    summary[config] = entry
+  return summary
+
+
+def replicate_markdown(summary: Mapping[str, Mapping[str, object]]) -> str:
+  """:func:`replicate_summary` as a markdown table of ``mean ± std``."""
+  columns = [c for c in TABLE_COLUMNS
+             if any(c in r for r in summary.values())]
+  lines = ["| run | n | " + " | ".join(columns) + " |",
+           "|---" * (len(columns) + 2) + "|"]
+  for name, r in summary.items():
+    cells = [f"{r[c]['mean']:.4f} ± {r[c]['std']:.4f}" if c in r else "-"
+             for c in columns]
+    lines.append(f"| {name} | {r['n']} | " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
 def evaluate_runs(named_runs: Mapping[str, str], output_dir: str,
                   **kwargs) -> Dict[str, Dict[str, object]]:
   """:func:`evaluate_run` for each ``name -> run_dir`` (e.g. the full model
   and its ablations) into ``<output_dir>/<name>/``, then ``table.json``,
-  ``table.md`` and ``identity_vs_yaw.png`` with every curve."""
+  ``table.md`` and ``identity_vs_yaw.png`` with every curve; where runs are
+  replicates (``name@seed``, :func:`replicate_summary`) also
+  ``replicates.json`` and ``replicates.md`` with mean ± std per config."""
   if not named_runs:
     raise ValueError("--liftedgan_runs needs at least one name=run_dir")
   results = {}
@@ -418,6 +468,12 @@ def evaluate_runs(named_runs: Mapping[str, str], output_dir: str,
                        json.dumps(results, indent=1).encode())
   mesh_io.atomic_write(os.path.join(output_dir, "table.md"),
                        table_markdown(results).encode())
+  summary = replicate_summary(results)
+  if any(r["n"] > 1 for r in summary.values()):
+    mesh_io.atomic_write(os.path.join(output_dir, "replicates.json"),
+                         json.dumps(summary, indent=1).encode())
+    mesh_io.atomic_write(os.path.join(output_dir, "replicates.md"),
+                         replicate_markdown(summary).encode())
   curves = {n: r["identity_vs_yaw"] for n, r in results.items()
             if "identity_vs_yaw" in r}
   if curves:
