@@ -390,17 +390,25 @@ TABLE_COLUMNS = ("fid", "frechet_identity_distance", "depth_error",
                  "roll_error")
 
 
-def table_markdown(results: Mapping[str, Mapping[str, object]]) -> str:
-  """The Table-2 figures of several runs, one row each (markdown)."""
-  columns = [c for c in TABLE_COLUMNS
-             if any(c in r for r in results.values())]
-  lines = ["| run | " + " | ".join(columns) + " |",
-           "|---" * (len(columns) + 1) + "|"]
-  for name, r in results.items():
-    cells = [f"{r[c]:.4f}" if isinstance(r.get(c), float) else "-"
-             for c in columns]
+def _markdown_table(rows: Mapping[str, Mapping[str, object]],
+                    extra: Sequence[str], cell) -> str:
+  """One markdown row per ``name -> row`` dict: the name, the ``extra``
+  keys as they are, then each :data:`TABLE_COLUMNS` entry some row has,
+  written by ``cell(row, column)`` ("-" where the row lacks it)."""
+  columns = [c for c in TABLE_COLUMNS if any(c in r for r in rows.values())]
+  header = ["run", *extra, *columns]
+  lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+  for name, r in rows.items():
+    cells = [str(r[k]) for k in extra] + [cell(r, c) for c in columns]
     lines.append(f"| {name} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
+
+
+def table_markdown(results: Mapping[str, Mapping[str, object]]) -> str:
+  """The Table-2 figures of several runs, one row each (markdown)."""
+  return _markdown_table(
+      results, (), lambda r, c: f"{r[c]:.4f}" if isinstance(r.get(c), float)
+      else "-")
 
 
 REPLICATE_SEPARATOR = "@"
@@ -440,15 +448,9 @@ def replicate_summary(results: Mapping[str, Mapping[str, object]]
 
 def replicate_markdown(summary: Mapping[str, Mapping[str, object]]) -> str:
   """:func:`replicate_summary` as a markdown table of ``mean ± std``."""
-  columns = [c for c in TABLE_COLUMNS
-             if any(c in r for r in summary.values())]
-  lines = ["| run | n | " + " | ".join(columns) + " |",
-           "|---" * (len(columns) + 2) + "|"]
-  for name, r in summary.items():
-    cells = [f"{r[c]['mean']:.4f} ± {r[c]['std']:.4f}" if c in r else "-"
-             for c in columns]
-    lines.append(f"| {name} | {r['n']} | " + " | ".join(cells) + " |")
-  return "\n".join(lines) + "\n"
+  return _markdown_table(
+      summary, ("n",), lambda r, c: f"{r[c]['mean']:.4f} ± {r[c]['std']:.4f}"
+      if c in r else "-")
 
 
 def evaluate_runs(named_runs: Mapping[str, str], output_dir: str,
