@@ -165,7 +165,11 @@ def test_process_exits_while_an_image_pipeline_is_alive(tmp_path):
   (tmp_path / "bad.png").write_bytes(b"not a png")
   for done in _run_children(tmp_path, runs=4):
     assert done.returncode == 1, done.stderr[-2000:]
-    assert "RuntimeError: a failure elsewhere" in done.stderr
+    # The exception's type and message, checked apart: TF's C++ logger can
+    # write its decode warning from a pipeline thread between the two while
+    # Python prints the traceback (seen once in a clean run).
+    assert "RuntimeError" in done.stderr, done.stderr[-2000:]
+    assert "a failure elsewhere while the pipeline runs" in done.stderr
 
 
 # ---------------------------------------------------------- truncated shards
