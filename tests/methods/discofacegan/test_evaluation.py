@@ -76,6 +76,50 @@ def test_disentanglement_scores_separate_clean_from_entangled(sampler):
     assert bad[factor]["ds"] < 1e3
 
 
+def test_following_reads_slope_correlation_and_degrees():
+  rng = np.random.default_rng(3)
+  pose = rng.normal(0.0, 0.2, [200, 3])
+  # pitch ignored (constant), yaw at half gain, roll exact.
+  achieved = np.stack([np.zeros(200), 0.5 * pose[:, 1], pose[:, 2]], -1)
+  exp = rng.uniform(0, 1, [200, 4])
+  exp[:, 3] = 0.2  # constant in the request: left out of the mean
+  out = evaluation.following({"pose": pose, "expression": exp},
+                             {"pose": achieved, "expression": -exp})
+  assert out["pose"]["pitch"]["r"] == 0.0
+  assert out["pose"]["yaw"]["slope"] == pytest.approx(0.5)
+  assert out["pose"]["yaw"]["r"] == pytest.approx(1.0)
+  assert out["pose"]["roll"]["error_degrees"] == pytest.approx(0.0, abs=1e-9)
+  assert out["pose"]["yaw"]["error_degrees"] == pytest.approx(
+      np.degrees(np.mean(np.abs(0.5 * pose[:, 1]))))
+  assert out["expression"]["r"] == pytest.approx(-1.0)
+  assert "sh" not in out
+  with pytest.raises(ValueError, match="pose must both be"):
+    evaluation.following({"pose": pose}, {"pose": pose[:, :2]})
+
+
+def test_factor_following_separates_a_generator_that_ignores_pose(sampler):
+  layout = sampler.layout
+
+  def reconstruct(images):  # the "images" carry their λ
+    return layout.split(images[:, 0, 0, :])
+
+  def frozen_pose(lam, noise):
+    parts = layout.split(lam)
+    parts["pose"] = tf.zeros_like(parts["pose"])
+    return layout.join(parts)[:, None, None, :]
+
+  render = lambda lam: lam[:, None, None, :]
+  out = evaluation.factor_following(frozen_pose, render, sampler,
+                                    reconstruct, num_samples=40,
+                                    batch_size=16)
+  assert out["samples"] == 40
+  for angle in evaluation.POSE_ANGLES:
+    assert out["render"]["pose"][angle]["slope"] == pytest.approx(1.0)
+    assert out["generated"]["pose"][angle]["r"] == 0.0
+  assert out["generated"]["expression"]["r"] == pytest.approx(1.0)
+  assert out["render"]["sh"]["r"] == pytest.approx(1.0)
+
+
 def test_embedding_error_on_the_generators_own_faces(trained):
   method = trained[0]
   g = method.generator_ema

@@ -194,6 +194,100 @@ def disentanglement_scores(generate_fn: Callable, sampler: ls.LambdaSampler,
   return out
 
 
+def _slope_and_r(requested: np.ndarray, achieved: np.ndarray):
+  """Least-squares slope of achieved on requested, and their Pearson r
+  (0 where either is constant)."""
+  x = requested - requested.mean()
+  y = achieved - achieved.mean()
+  sxx, syy = float(np.sum(x * x)), float(np.sum(y * y))
+  if sxx <= 1e-20 or syy <= 1e-20:
+    return 0.0, 0.0
+  sxy = float(np.sum(x * y))
+  return sxy / sxx, sxy / np.sqrt(sxx * syy)
+
+
+POSE_ANGLES = ("pitch", "yaw", "roll")
+
+
+def following(requested: Mapping[str, np.ndarray],
+              achieved: Mapping[str, np.ndarray]) -> Dict[str, object]:
+  """How closely re-estimated factors follow the requested λ.
+
+  Args:
+    requested: factor -> `[N, D]` λ parts (``expression``, ``pose`` as
+      pitch/yaw/roll radians, ``sh``).
+    achieved: the same factors re-estimated on images `[N, D]`.
+
+  Returns:
+    ``pose``: per angle ``{"slope", "r", "error_degrees"}`` (mean |achieved
+    − requested| in degrees); ``expression`` and ``sh``: ``{"r", "slope"}``,
+    the means over the dimensions that vary in ``requested`` of the
+    per-dimension Pearson r and slope.
+  """
+  out = {}
+  for factor in ("expression", "pose", "sh"):
+    if factor not in requested or factor not in achieved:
+      continue
+    a = np.asarray(requested[factor], np.float64)
+    b = np.asarray(achieved[factor], np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+      raise ValueError(f"requested and achieved {factor} must both be "
+                       f"[N, D], got {a.shape} and {b.shape}")
+    fits = [_slope_and_r(a[:, d], b[:, d]) for d in range(a.shape[1])]
+    if factor == "pose":
+      out["pose"] = {
+          name: {"slope": fits[d][0], "r": fits[d][1],
+                 "error_degrees": float(np.degrees(np.mean(np.abs(
+                     b[:, d] - a[:, d]))))}
+          for d, name in enumerate(POSE_ANGLES[:a.shape[1]])}
+    else:
+      varying = [f for d, f in enumerate(fits) if np.std(a[:, d]) > 1e-8]
+      out[factor] = {
+          "r": float(np.mean([f[1] for f in varying])) if varying else 0.0,
+          "slope": (float(np.mean([f[0] for f in varying])) if varying
+                    else 0.0)}
+  return out
+
+
+def factor_following(generate_fn: Callable, render_fn: Callable,
+                     sampler: ls.LambdaSampler, reconstruct: Callable,
+                     num_samples: int = 500, batch_size: int = 50,
+                     seed: int = 0) -> Dict[str, object]:
+  """:func:`following` of G's images and, as the meter's ceiling, of the
+  face model's renders of the same λ.
+
+  Args:
+    generate_fn: ``(λ [B, n], ε [B, noise]) -> images [B, R, R, 3]``.
+    render_fn: ``λ [B, n] -> images [B, R, R, 3]`` (the face model's render,
+      background −1).
+    sampler: the λ sampler.
+    reconstruct: the frozen reconstruction net (images -> dict).
+    num_samples: λ samples; batch_size: per call.
+    seed: base seed.
+
+  Returns:
+    ``{"generated": following(...), "render": following(...), "samples"}``.
+  """
+  layout = sampler.layout
+  parts = collections.defaultdict(lambda: collections.defaultdict(list))
+  for start in range(0, int(num_samples), int(batch_size)):
+    n = min(int(batch_size), int(num_samples) - start)
+    _, lam, noise = sampler.sample(n, tf.constant([seed + 7, start]))
+    split = layout.split(lam)
+    for source, images in (("generated", generate_fn(lam, noise)),
+                           ("render", render_fn(lam))):
+      rec = reconstruct(images)
+      for factor in ("expression", "pose", "sh"):
+        parts[source][factor].append(np.asarray(rec[factor]))
+        if source == "render":
+          parts["requested"][factor].append(np.asarray(split[factor]))
+  cat = {src: {f: np.concatenate(v) for f, v in d.items()}
+         for src, d in parts.items()}
+  return {"generated": following(cat["requested"], cat["generated"]),
+          "render": following(cat["requested"], cat["render"]),
+          "samples": int(num_samples)}
+
+
 def embedding_error(method, images: tf.Tensor, steps: int = 300,
                     learning_rate: float = 0.01,
                     perceptual_weights: Optional[str] = None,
@@ -277,7 +371,8 @@ def evaluate_method(method, real_images: Optional[tf.Tensor] = None,
   Returns:
     JSON-able dict ``{"direction_consistency": {factor: {"fixed_ends",
     "fixed_offset"}}, "disentanglement": {factor: {...}} (with real
-    images), "step"}``.
+    images), "following": factor_following(...) (with the reconstruction
+    net), "step"}``.
   """
   g = method.generator_ema
   mapping = g.map
@@ -291,17 +386,21 @@ def evaluate_method(method, real_images: Optional[tf.Tensor] = None,
         "fixed_offset": direction_consistency(mapping, method.sampler,
                                               factor, num_pairs, num_others,
                                               fixed_offset=True, seed=seed)}
+  lod = method.num_lods - 1
+
+  def generate(lam, noise):
+    return tf.clip_by_value(g(method.layout.with_noise(lam, noise),
+                              lod=lod, noise_mode="const"), -1.0, 1.0)
+
+  if method.reconstruct is not None:
+    result["following"] = factor_following(
+        generate, lambda lam: method.render(lam)["image"], method.sampler,
+        method.reconstruct, seed=seed)
   if real_images is not None and method.reconstruct is not None and (
       method.identity_net is not None):
     embed = lambda x: method.identity_net(x, training=False)
     batches = [real_images[i:i + 64] for i in range(0, len(real_images), 64)]
     real = real_variances(batches, method.reconstruct, embed)
-    lod = method.num_lods - 1
-
-    def generate(lam, noise):
-      return tf.clip_by_value(g(method.layout.with_noise(lam, noise),
-                                lod=lod, noise_mode="const"), -1.0, 1.0)
-
     result["real_variance"] = real
     result["disentanglement"] = disentanglement_scores(
         generate, method.sampler, method.reconstruct, embed, real,
