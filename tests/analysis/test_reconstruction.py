@@ -98,6 +98,15 @@ def test_outputs_ranges_and_the_flat_vector():
   assert np.abs(other["pose"].numpy() - out["pose"].numpy()).max() > 1e-6
 
 
+def test_sigmoid_heads_start_at_their_prior():
+  net = _net()
+  net(tf.zeros([1, SIZE, SIZE, 3]), training=False)
+  for name, prior in rec.SIGMOID_PRIORS.items():
+    bias = net.heads[name].bias.numpy()
+    np.testing.assert_allclose(1.0 / (1.0 + np.exp(-bias)), prior, rtol=1e-5)
+  assert not np.any(net.heads["pose"].bias.numpy())
+
+
 def test_any_size_input_and_landmarks_at_the_input_size():
   net = _net()
   images = tf.random.uniform([2, 2 * SIZE, 2 * SIZE, 3], -1, 1, seed=2)

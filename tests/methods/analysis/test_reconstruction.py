@@ -160,6 +160,22 @@ def test_evaluate_reconstruction_per_style(pattern):
       np.degrees(np.concatenate(yaw)).mean(), rel=1e-4)
   assert result["all"]["landmark_px"] == pytest.approx(
       np.concatenate(pixels).mean(), rel=1e-4)
+  for name in ("expression", "sh", "pose"):
+    assert -1.0 <= result["all"][f"{name}_r"] <= 1.0, name
+
+
+def test_mean_correlation_tells_reading_from_predicting_the_mean():
+  rng = np.random.default_rng(0)
+  true = rng.normal(size=[100, 3])
+  true[:, 2] = 0.5  # constant label: left out
+  assert method_lib.mean_correlation(true, 2.0 * true + 1.0) == (
+      pytest.approx(1.0))
+  # Predicting the mean scores 0, though its error is the smallest possible
+  # for a net that does not read the group.
+  assert method_lib.mean_correlation(true, np.zeros_like(true)) == 0.0
+  mixed = np.stack([true[:, 0], -true[:, 1], true[:, 2]], -1)
+  assert method_lib.mean_correlation(true, mixed) == pytest.approx(0.0)
+  assert np.isnan(method_lib.mean_correlation(true[:1], true[:1]))
 
 
 def test_train_run_weights_file_and_export(pattern, tmp_path):

@@ -116,7 +116,7 @@ class BundleSettings:
   gin_params: Mapping[str, Sequence[str]] = dataclasses.field(
       default_factory=dict)
   estimate_seconds: Mapping[str, float] = dataclasses.field(
-      default_factory=lambda: {"data": 200.0, "reconstruction": 420.0,
+      default_factory=lambda: {"data": 200.0, "reconstruction": 400.0,
                                "landmarks": 330.0, "identity": 480.0,
                                "parser": 420.0, "stylegan2": 1000.0,
                                "report": 30.0, "export": 60.0})

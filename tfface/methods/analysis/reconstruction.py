@@ -532,6 +532,26 @@ class ReconstructionServing(tf.Module):
 _ANGLE_AXES = {"pose": ("pitch", "yaw", "roll"), "gaze": ("pitch", "yaw")}
 
 
+def mean_correlation(true: np.ndarray, predicted: np.ndarray) -> float:
+  """Mean over the dimensions that vary in ``true`` of the Pearson r between
+  `[N, D]` labels and predictions (a constant prediction scores 0; NaN when
+  no dimension varies or N < 2). An error in natural units cannot tell a
+  net that reads a group from one that predicts its mean; this can."""
+  true = np.asarray(true, np.float64)
+  predicted = np.asarray(predicted, np.float64)
+  if true.shape[0] < 2:
+    return float("nan")
+  rs = []
+  for d in range(true.shape[1]):
+    t = true[:, d] - true[:, d].mean()
+    q = predicted[:, d] - predicted[:, d].mean()
+    if np.sum(t * t) <= 1e-20:
+      continue
+    denominator = np.sqrt(np.sum(t * t) * np.sum(q * q))
+    rs.append(float(np.sum(t * q) / denominator) if denominator > 0 else 0.0)
+  return float(np.mean(rs)) if rs else float("nan")
+
+
 def evaluate_reconstruction(network: tf.keras.Model, dataset: tf.data.Dataset,
                             num_batches: int) -> Dict[str, Any]:
   """Coefficient and landmark errors of a reconstruction net on labeled faces.
@@ -548,7 +568,8 @@ def evaluate_reconstruction(network: tf.keras.Model, dataset: tf.data.Dataset,
     ``{"all"|"synthetic"|"pseudo_real": {...}, "units": {...}}``, each
     style with ``count`` and: ``<group>_mae`` for every group the data
     labels (natural units: identity / albedo stds, expression blendshape
-    weight, SH, translation dm, beard style), ``pose_<axis>_deg`` and
+    weight, SH, translation dm, beard style), ``<group>_r`` (the
+    :func:`mean_correlation` of labels and predictions), ``pose_<axis>_deg`` and
     ``pose_mae_deg`` (pitch, yaw, roll, degrees), ``gaze_<axis>_deg``,
     ``landmark_px`` (mean point-to-point error of the projected mesh,
     pixels of the dataset's images) and ``landmark_nme`` (divided by the
@@ -565,6 +586,7 @@ def evaluate_reconstruction(network: tf.keras.Model, dataset: tf.data.Dataset,
 
   groups = [name for name, _, _ in getattr(network, "groups", ())]
   errors: Dict[str, list] = {}
+  pairs: Dict[str, list] = {}  # group -> [(true, predicted)] per batch
   styles = []
 
   def add(key, value):
@@ -577,6 +599,9 @@ def evaluate_reconstruction(network: tf.keras.Model, dataset: tf.data.Dataset,
       if name not in factors:
         continue
       diff = np.abs(out[name].numpy() - factors[name].numpy())
+      pairs.setdefault(name, []).append(
+          (factors[name].numpy().reshape(diff.shape[0], -1),
+           out[name].numpy().reshape(diff.shape[0], -1)))
       if name in _ANGLE_AXES:
         for i, axis in enumerate(_ANGLE_AXES[name]):
           add(f"{name}_{axis}_deg", np.degrees(diff[:, i]))
@@ -595,12 +620,16 @@ def evaluate_reconstruction(network: tf.keras.Model, dataset: tf.data.Dataset,
     raise ValueError("evaluate_reconstruction: the dataset yielded no batches")
   styles = np.concatenate(styles)
   errors = {k: np.concatenate(v) for k, v in errors.items()}
+  pairs = {k: (np.concatenate([t for t, _ in v]),
+               np.concatenate([p for _, p in v])) for k, v in pairs.items()}
 
   def summary(select):
     count = int(select.sum())
     out = {"count": count}
     for key, values in errors.items():
       out[key] = float(values[select].mean()) if count else float("nan")
+    for name, (true, predicted) in pairs.items():
+      out[f"{name}_r"] = mean_correlation(true[select], predicted[select])
     if "landmark_nme" in errors:
       out["landmark_nme_median"] = (float(np.median(
           errors["landmark_nme"][select])) if count else float("nan"))
