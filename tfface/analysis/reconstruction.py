@@ -114,12 +114,12 @@ GROUP_SCALES: Dict[str, Union[float, Tuple[float, ...]]] = {
     "identity": 1.0, "albedo": 1.0, "gaze": 0.15, "pose": 0.3, "sh": 0.08,
     "translation": (0.03, 0.03, 0.25), "expression": 1.0, "beard_style": 1.0}
 # The starting output of a sigmoid group (about its labeled-data mean): the
-# head's bias starts at its logit (the "prior" initialisation of RetinaNet).
-# A head starting at 0.5 on the sparse blendshapes (mean 0.05, one face in
-# ten with a given unit on) spends its first steps pushing every feature
-# towards "predict the mean", and the net then sat on that plateau: trained
-# from 0.5, the bundle's net read jawOpen with r 0.19 on held-out faces
-# while reading pose at 0.98.
+# head's bias starts at its logit (the "prior" initialisation of RetinaNet),
+# so the first steps do not spend the features on moving every sparse
+# blendshape (mean 0.05, one face in ten with a given unit on) from 0.5 to
+# its mean. On its own this did not lift the bundle's net off the
+# predict-the-mean plateau (its jawOpen r stayed ~0.1 at 1200 steps); the
+# expression weight did (gin/analysis/reconstruction_cpu_64.gin).
 SIGMOID_PRIORS: Dict[str, float] = {"expression": 0.05, "beard_style": 0.5}
 BACKBONES = ("residual", "resnet50")
 
