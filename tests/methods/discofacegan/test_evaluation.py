@@ -92,6 +92,8 @@ def test_following_reads_slope_correlation_and_degrees():
   assert out["pose"]["yaw"]["error_degrees"] == pytest.approx(
       np.degrees(np.mean(np.abs(0.5 * pose[:, 1]))))
   assert out["expression"]["r"] == pytest.approx(-1.0)
+  assert out["expression"]["r_per_dimension"][3] == 0.0
+  assert out["expression"]["r_per_dimension"][0] == pytest.approx(-1.0)
   assert "sh" not in out
   with pytest.raises(ValueError, match="pose must both be"):
     evaluation.following({"pose": pose}, {"pose": pose[:, :2]})

@@ -222,7 +222,9 @@ def following(requested: Mapping[str, np.ndarray],
     ``pose``: per angle ``{"slope", "r", "error_degrees"}`` (mean |achieved
     − requested| in degrees); ``expression`` and ``sh``: ``{"r", "slope"}``,
     the means over the dimensions that vary in ``requested`` of the
-    per-dimension Pearson r and slope.
+    per-dimension Pearson r and slope, and ``r_per_dimension`` (every
+    dimension's r, 0 where constant; a blendshape the meter reads, such as
+    jawOpen at 0, stands out there from the many it cannot).
   """
   out = {}
   for factor in ("expression", "pose", "sh"):
@@ -245,7 +247,8 @@ def following(requested: Mapping[str, np.ndarray],
       out[factor] = {
           "r": float(np.mean([f[1] for f in varying])) if varying else 0.0,
           "slope": (float(np.mean([f[0] for f in varying])) if varying
-                    else 0.0)}
+                    else 0.0),
+          "r_per_dimension": [float(f[1]) for f in fits]}
   return out
 
 
