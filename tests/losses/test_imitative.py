@@ -89,3 +89,26 @@ def test_resolution_switch_and_weights():
                              rtol=1e-5)
   with pytest.raises(ValueError, match="unknown imitative"):
     imitative.ImitativeLoss(weights={"lm": 1.0})
+
+
+def test_expression_term_is_off_by_default_and_reads_the_net():
+  fake = tf.zeros([2, 4, 4, 3])
+  mask = tf.ones([2, 4, 4, 1])
+
+  def recon(images):
+    batch = tf.shape(images)[0]
+    return {"sh": tf.zeros([batch, 27]), "landmarks": tf.zeros([batch, 68, 2]),
+            "expression": tf.fill([batch, 24], 0.25)}
+
+  args = (fake, fake, mask, tf.zeros([2, 68, 2]), tf.zeros([2, 27]))
+  off = imitative.ImitativeLoss(recon, None)(*args, resolution=64)
+  assert "imitative_expression" not in off
+  loss = imitative.ImitativeLoss(recon, None, {"expression": 8.0})
+  target = tf.concat([tf.fill([2, 12], 1.0), tf.fill([2, 12], 0.25)], -1)
+  on = loss(*args, resolution=64, target_expression=target)
+  # |0.25 - 1| on half the blendshapes, 0 on the rest.
+  np.testing.assert_allclose(on["imitative_expression"], 8.0 * 0.375,
+                             rtol=1e-6)
+  assert "imitative_expression" not in loss(*args, resolution=16)
+  with pytest.raises(ValueError, match="target_expression"):
+    loss(*args, resolution=64)

@@ -16,7 +16,14 @@ L_lm        mean(((lm(x) − lm(R)) / r)²)  (B × 68 × 2)     500 →   r > 32
 L_γ         mean |γ(x) − γ_λ|  (27 SH coefficients)        10      r > 32
 L_id        mean(max(0.3, 1 − cos(φ(x⊙M), φ(R))))          3       r > 32
 L_skin      mean_b sqrt(‖mean_M(x) − mean_M(R)‖² + 1e-8)   20      r > 32
+L_exp       mean |β(x) − β_λ|  (expression coefficients)   0       r > 32
 ==========  =============================================  ======  ==========
+
+L_exp is not the reference's (it reads expression only through the
+landmarks); it is off by default. At 32 px a full jaw opening moves the
+mouth landmarks by 1–2 px, too weak a pull for G to follow λ_exp, while the
+reconstruction net still reads the jaw on 32 px renders; the term asks for
+the expression the net reads, as L_γ does for the light.
 
 r is the resolution trained (StyleGAN's ``sched.resolution``, which already
 is the next resolution during a fade-in). lm(x), γ(x) come from the frozen
@@ -95,6 +102,16 @@ def sh_loss(predicted_sh: tf.Tensor, target_sh: tf.Tensor) -> tf.Tensor:
   return tf.reduce_mean(tf.abs(a - b))
 
 
+def expression_loss(predicted: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+  """L_exp: ``mean |β_x − β_λ|`` over `[B, E]` expression coefficients."""
+  a = tf.convert_to_tensor(predicted, tf.float32)
+  b = tf.convert_to_tensor(target, tf.float32)
+  if a.shape.rank != 2 or a.shape != b.shape:
+    raise ValueError(f"expression coefficients must both be [B, E], got "
+                     f"{a.shape} and {b.shape}")
+  return tf.reduce_mean(tf.abs(a - b))
+
+
 def masked_face(images: tf.Tensor, mask: tf.Tensor,
                 background: float = -1.0) -> tf.Tensor:
   """``x⊙M`` with the background at ``background`` (−1: black)."""
@@ -124,7 +141,7 @@ def skin_color_loss(fake: tf.Tensor, render: tf.Tensor,
 
 
 DEFAULT_WEIGHTS = {"pixel": 20.0, "landmarks": 500.0, "sh": 10.0,
-                   "identity": 3.0, "skin": 20.0}
+                   "identity": 3.0, "skin": 20.0, "expression": 0.0}
 
 
 class ImitativeLoss:
@@ -166,7 +183,7 @@ class ImitativeLoss:
     else:
       names = []
       if self.reconstruction_fn is not None:
-        names += ["landmarks", "sh"]
+        names += ["landmarks", "sh", "expression"]
       if self.identity_fn is not None:
         names.append("identity")
       names.append("skin")
@@ -174,7 +191,9 @@ class ImitativeLoss:
 
   def __call__(self, fake: tf.Tensor, render: tf.Tensor, mask: tf.Tensor,
                render_landmarks: tf.Tensor, target_sh: tf.Tensor,
-               resolution: Optional[int] = None) -> Dict[str, tf.Tensor]:
+               resolution: Optional[int] = None,
+               target_expression: Optional[tf.Tensor] = None
+               ) -> Dict[str, tf.Tensor]:
     """The weighted terms at ``resolution`` (default: fake's size).
 
     Args:
@@ -184,6 +203,8 @@ class ImitativeLoss:
       render_landmarks: `[B, 68, 2]` the render's landmarks in r-px pixels.
       target_sh: `[B, 27]` λ's SH coefficients.
       resolution: the schedule's resolution (Python int).
+      target_expression: `[B, E]` λ's expression coefficients (needed when
+        the ``expression`` weight is nonzero).
 
     Returns:
       dict ``imitative_<term>`` -> weighted scalar (only the active terms).
@@ -195,8 +216,14 @@ class ImitativeLoss:
     if "pixel" in terms:
       out["imitative_pixel"] = self.weights["pixel"] * pixel_loss(
           fake, render, mask)
-    if "landmarks" in terms or "sh" in terms:
+    if "expression" in terms and target_expression is None:
+      raise ValueError("the imitative expression term needs "
+                       "target_expression (λ's expression coefficients)")
+    if {"landmarks", "sh", "expression"} & set(terms):
       rec = self.reconstruction_fn(fake)
+      if "expression" in terms:
+        out["imitative_expression"] = self.weights["expression"] * (
+            expression_loss(rec["expression"], target_expression))
       if "landmarks" in terms:
         out["imitative_landmarks"] = self.weights["landmarks"] * (
             landmark_loss(rec["landmarks"], render_landmarks, size))

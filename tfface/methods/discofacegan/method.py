@@ -214,7 +214,8 @@ class DiscoFaceGANMethod(progressive.ProgressiveMethod,
     beta_1, beta_2, epsilon: Adam (0, 0.99, 1e-8).
     r1_gamma: 10.
     stage: 1 (imitative) or 2 (+ contrastive, top LOD).
-    imitative_weights: dict term -> weight (20 / 500 / 10 / 3 / 20; stage 2
+    imitative_weights: dict term -> weight (20 / 500 / 10 / 3 / 20, and 0
+      for tfface's expression term; stage 2
       uses landmarks 100 unless given); all 0 = the adversarial-only
       ablation.
     pixel_max_resolution: L_pix alone up to this resolution (32).
@@ -420,9 +421,10 @@ class DiscoFaceGANMethod(progressive.ProgressiveMethod,
     image = self.images_at_lod(render["image"], lod, alpha)
     mask = self.images_at_lod(render["mask"], lod, alpha)
     landmarks = render["landmarks"] * (size / float(self.resolution))
-    sh = self.layout.split(generated["lambda"])["sh"]
-    return self.imitative(generated["images"], image, mask, landmarks, sh,
-                          resolution=size)
+    parts = self.layout.split(generated["lambda"])
+    return self.imitative(generated["images"], image, mask, landmarks,
+                          parts["sh"], resolution=size,
+                          target_expression=parts["expression"])
 
   # -- stage 2 -----------------------------------------------------------------
 
