@@ -97,24 +97,24 @@ def landmark_loss(fake_landmarks: tf.Tensor, render_landmarks: tf.Tensor,
   return tf.reduce_mean(tf.square((a - b) / tf.cast(image_size, tf.float32)))
 
 
+def _coefficient_l1(predicted, target, what: str, shape: str) -> tf.Tensor:
+  """``mean |predicted − target|`` of two `[B, D]` coefficient batches."""
+  a = tf.convert_to_tensor(predicted, tf.float32)
+  b = tf.convert_to_tensor(target, tf.float32)
+  if a.shape.rank != 2 or a.shape != b.shape:
+    raise ValueError(f"{what} coefficients must both be {shape}, got "
+                     f"{a.shape} and {b.shape}")
+  return tf.reduce_mean(tf.abs(a - b))
+
+
 def sh_loss(predicted_sh: tf.Tensor, target_sh: tf.Tensor) -> tf.Tensor:
   """L_γ: ``mean |γ_x − γ_λ|`` over `[B, 27]` SH coefficients."""
-  a = tf.convert_to_tensor(predicted_sh, tf.float32)
-  b = tf.convert_to_tensor(target_sh, tf.float32)
-  if a.shape.rank != 2 or a.shape != b.shape:
-    raise ValueError(f"SH coefficients must both be [B, 27], got {a.shape} "
-                     f"and {b.shape}")
-  return tf.reduce_mean(tf.abs(a - b))
+  return _coefficient_l1(predicted_sh, target_sh, "SH", "[B, 27]")
 
 
 def expression_loss(predicted: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
   """L_exp: ``mean |β_x − β_λ|`` over `[B, E]` expression coefficients."""
-  a = tf.convert_to_tensor(predicted, tf.float32)
-  b = tf.convert_to_tensor(target, tf.float32)
-  if a.shape.rank != 2 or a.shape != b.shape:
-    raise ValueError(f"expression coefficients must both be [B, E], got "
-                     f"{a.shape} and {b.shape}")
-  return tf.reduce_mean(tf.abs(a - b))
+  return _coefficient_l1(predicted, target, "expression", "[B, E]")
 
 
 def masked_face(images: tf.Tensor, mask: tf.Tensor,
