@@ -41,6 +41,7 @@ import tensorflow as tf
 
 from tfface.metrics import analysis_meters
 from tfface.metrics import artifacts
+from tfface.metrics import correlation
 
 # Renderer regions (procedural model) each factor is expected to change;
 # "head" is the whole rendered head, "background" its complement.
@@ -161,12 +162,6 @@ def _region(regions: Mapping[str, np.ndarray], names: Sequence[str],
   return mask
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-  a, b = a.ravel() - a.mean(), b.ravel() - b.mean()
-  denom = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
-  return float((a * b).sum() / denom) if denom > 0 else 0.0
-
-
 def evaluate_sweeps(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
                     generate: Callable[[np.ndarray, np.ndarray], np.ndarray],
                     theta: Mapping[str, np.ndarray],
@@ -211,7 +206,7 @@ def evaluate_sweeps(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
     abs_true = np.abs(d_true).mean(-1, keepdims=True)
     inside_gen = _masked_mean(abs_gen, mask)
     inside_true = _masked_mean(abs_true, mask)
-    corr = [_pearson(d_gen[i], d_true[i]) for i in range(len(d_gen))
+    corr = [correlation.pearson(d_gen[i], d_true[i]) for i in range(len(d_gen))
             if np.abs(d_true[i]).max() > 1e-3]
     out[control] = {
         "correlation_with_true_change": float(np.mean(corr)) if corr else None,
@@ -315,7 +310,7 @@ def evaluate_control(encode: Callable[[Mapping[str, np.ndarray]], np.ndarray],
     outside = 1.0 - mask
     abs_gen = np.abs(d_gen).mean(-1, keepdims=True)
     abs_true = np.abs(d_true).mean(-1, keepdims=True)
-    corr = [_pearson(d_gen[i], d_true[i]) for i in range(n)
+    corr = [correlation.pearson(d_gen[i], d_true[i]) for i in range(n)
             if np.abs(d_true[i]).max() > 1e-3]
     swaps[name] = {
         "correlation_with_true_change": float(np.mean(corr)) if corr else None,

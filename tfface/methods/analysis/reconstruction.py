@@ -46,6 +46,7 @@ from tfface.export import metadata as metadata_lib
 from tfface.export import validation as v
 from tfface.methods.analysis import base
 from tfface.methods.analysis import data
+from tfface.metrics import correlation
 
 STYLES = ("synthetic", "pseudo_real")
 IMAGES_MEANING = "RGB in [-1, 1], any size"
@@ -541,14 +542,8 @@ def mean_correlation(true: np.ndarray, predicted: np.ndarray) -> float:
   predicted = np.asarray(predicted, np.float64)
   if true.shape[0] < 2:
     return float("nan")
-  rs = []
-  for d in range(true.shape[1]):
-    t = true[:, d] - true[:, d].mean()
-    q = predicted[:, d] - predicted[:, d].mean()
-    if np.sum(t * t) <= 1e-20:
-      continue
-    denominator = np.sqrt(np.sum(t * t) * np.sum(q * q))
-    rs.append(float(np.sum(t * q) / denominator) if denominator > 0 else 0.0)
+  rs = [correlation.pearson(true[:, d], predicted[:, d])
+        for d in range(true.shape[1]) if np.ptp(true[:, d]) > 0]
   return float(np.mean(rs)) if rs else float("nan")
 
 

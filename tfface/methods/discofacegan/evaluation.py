@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfface.methods.discofacegan import lambda_space as ls
+from tfface.metrics import correlation
 
 
 # -------------------------------------------------------- metric functions
@@ -194,18 +195,6 @@ def disentanglement_scores(generate_fn: Callable, sampler: ls.LambdaSampler,
   return out
 
 
-def _slope_and_r(requested: np.ndarray, achieved: np.ndarray):
-  """Least-squares slope of achieved on requested, and their Pearson r
-  (0 where either is constant)."""
-  x = requested - requested.mean()
-  y = achieved - achieved.mean()
-  sxx, syy = float(np.sum(x * x)), float(np.sum(y * y))
-  if sxx <= 1e-20 or syy <= 1e-20:
-    return 0.0, 0.0
-  sxy = float(np.sum(x * y))
-  return sxy / sxx, sxy / np.sqrt(sxx * syy)
-
-
 POSE_ANGLES = ("pitch", "yaw", "roll")
 
 
@@ -235,7 +224,9 @@ def following(requested: Mapping[str, np.ndarray],
     if a.shape != b.shape or a.ndim != 2:
       raise ValueError(f"requested and achieved {factor} must both be "
                        f"[N, D], got {a.shape} and {b.shape}")
-    fits = [_slope_and_r(a[:, d], b[:, d]) for d in range(a.shape[1])]
+    fits = [(correlation.slope(a[:, d], b[:, d]),
+             correlation.pearson(a[:, d], b[:, d]))
+            for d in range(a.shape[1])]
     if factor == "pose":
       out["pose"] = {
           name: {"slope": fits[d][0], "r": fits[d][1],
